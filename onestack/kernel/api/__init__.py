@@ -1,0 +1,1 @@
+"""The HTTP kernel every service is served by."""

@@ -1,0 +1,188 @@
+"""One typed configuration: a TOML file, then ONESTACK_* environment overrides.
+
+Environment variables name a section and a key with a double underscore:
+``ONESTACK_DATABASE__URL=...`` sets ``[database] url``; a top-level key is
+``ONESTACK_STATE_DIR``. Values are parsed as the field's type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SERVICE_PORTS = {
+    "identity": 5000,
+    "compute": 8774,
+    "placement": 8778,
+    "image": 9292,
+    "network": 9696,
+    "volume": 8776,
+    "object": 8080,
+    "dashboard": 8000,
+}
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    return Path(base) / "onestack"
+
+
+@dataclass
+class DatabaseConfig:
+    # {service} is replaced by the service name and {state_dir} by the state dir, so
+    # each service keeps its own database as upstream does.
+    url: str = "sqlite+aiosqlite:///{state_dir}/{service}.db"
+    echo: bool = False
+    pool_size: int = 8
+
+
+@dataclass
+class BusConfig:
+    url: str = "local://"
+    exchange: str = "onestack"
+
+
+@dataclass
+class ApiConfig:
+    host: str = "127.0.0.1"
+    # The host name written into the catalog and the openrc files.
+    public_host: str = ""
+    max_request_body_size: int = 114688
+    access_log: bool = True
+    ports: dict[str, int] = field(default_factory=lambda: dict(SERVICE_PORTS))
+    # A policy file (YAML or JSON) whose rules override the defaults.
+    policy_file: str = ""
+
+
+@dataclass
+class IdentityConfig:
+    admin_password: str = ""
+    admin_user: str = "admin"
+    admin_project: str = "admin"
+    region: str = "RegionOne"
+    token_expiration: int = 3600
+    # Tokens stay valid this long after expiry when fetched with allow_expired.
+    allow_expired_window: int = 172800
+    password_hash_rounds: int = 12
+    # Remember a password that bcrypt verified (as a keyed digest, in memory only) so a
+    # busy client does not pay bcrypt on every token.
+    password_cache: bool = True
+    fernet_max_active_keys: int = 3
+    # Security compliance, as Keystone's [security_compliance] section.
+    lockout_failure_attempts: int = 0
+    lockout_duration: int = 1800
+    unique_last_password_count: int = 0
+    minimum_password_age: int = 0
+    password_expires_days: int = 0
+    password_regex: str = ""
+    password_regex_description: str = ""
+    change_password_upon_first_use: bool = False
+    disable_user_account_days_inactive: int = 0
+
+
+@dataclass
+class Config:
+    state_dir: Path = field(default_factory=default_state_dir)
+    log_level: str = "INFO"
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    bus: BusConfig = field(default_factory=BusConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
+
+    def database_url(self, service: str) -> str:
+        return self.database.url.format(service=service, state_dir=self.state_dir)
+
+    def public_url(self, service: str) -> str:
+        host = self.api.public_host or self.api.host
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        return f"http://{host}:{self.api.ports[service]}"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _coerce(value: Any, kind: Any, where: str) -> Any:
+    origin = typing.get_origin(kind)
+    if kind is Path:
+        return Path(os.path.expanduser(str(value)))
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where}: expected a boolean, got {value!r}")
+    if kind in (int, float, str):
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}") from None
+    if origin is dict:
+        if isinstance(value, str):
+            pairs = [item.split("=", 1) for item in value.split(",") if item]
+            value = {k.strip(): v.strip() for k, v in pairs}
+        _, value_kind = typing.get_args(kind)
+        return {str(k): _coerce(v, value_kind, f"{where}.{k}") for k, v in value.items()}
+    return value
+
+
+def _apply(target: Any, values: dict[str, Any], where: str) -> None:
+    hints = typing.get_type_hints(type(target))
+    for key, value in values.items():
+        if key not in hints:
+            raise ConfigError(f"unknown option {where}{key}")
+        current = getattr(target, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}{key} must be a table")
+            _apply(current, value, f"{where}{key}.")
+        elif isinstance(current, dict) and isinstance(value, dict):
+            merged = dict(current)
+            merged.update(_coerce(value, hints[key], where + key))
+            setattr(target, key, merged)
+        else:
+            setattr(target, key, _coerce(value, hints[key], where + key))
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith("ONESTACK_") or name == "ONESTACK_CONFIG":
+            continue
+        parts = name[len("ONESTACK_"):].lower().split("__")
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return tree
+
+
+def load(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None,
+         **overrides: Any) -> Config:
+    """Build the configuration: defaults, then the TOML file, then the environment,
+    then keyword overrides (used by the CLI's flags and by tests)."""
+    environ = dict(os.environ if environ is None else environ)
+    config = Config()
+    path = path or environ.get("ONESTACK_CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as handle:
+                _apply(config, tomllib.load(handle), "")
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+    _apply(config, _env_overrides(environ), "")
+    _apply(config, {k: v for k, v in overrides.items() if v is not None}, "")
+    return config

@@ -1,0 +1,85 @@
+"""The data layer: one async engine per service database, reader and writer
+transactions, SQLite tuned for a single busy process (WAL, foreign keys,
+busy timeout, writers serialised and starting with BEGIN IMMEDIATE)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+
+class Database:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 8) -> None:
+        self.url = sa.engine.make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        options: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            database = self.url.database or ""
+            if database in ("", ":memory:"):
+                options["poolclass"] = StaticPool
+            else:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                options["pool_size"] = pool_size
+            options["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        else:
+            options.update(pool_size=pool_size, pool_pre_ping=True, pool_recycle=3600)
+        self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        # SQLite has one writer at a time; queueing writers here beats spinning on
+        # "database is locked" inside the driver.
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        if self.is_sqlite:
+            self._tune_sqlite()
+
+    def _tune_sqlite(self) -> None:
+        sync_engine = self.engine.sync_engine
+
+        @event.listens_for(sync_engine, "connect")
+        def on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(sync_engine, "begin")
+        def on_begin(connection: Any) -> None:
+            immediate = connection.info.pop("begin_immediate", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    @contextlib.asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def writer(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that commits when the block ends and rolls back on error."""
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.connect() as conn:
+            conn.info["begin_immediate"] = True
+            async with conn.begin():
+                yield conn
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def is_duplicate(error: Exception) -> bool:
+    """True when an insert or update broke a unique constraint (any engine)."""
+    if not isinstance(error, sa.exc.IntegrityError):
+        return False
+    text = str(error.orig).lower()
+    return "unique" in text or "duplicate" in text
