@@ -1,0 +1,126 @@
+"""The all-in-one cloud: every service built from one configuration and served from
+one process, one asyncio loop. ``onestack up`` and the test fixtures both use it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from onestack.identity import api as identity_api
+from onestack.identity import service as identity_service
+from onestack.identity.bootstrap import bootstrap
+from onestack.identity.objects import revocations
+from onestack.kernel.api.app import ServiceApp, ServiceSpec
+from onestack.kernel.api.server import HttpServer
+from onestack.kernel.config import Config
+
+log = logging.getLogger("onestack")
+MARKER = ".onestack-state"
+
+
+class StateDirError(RuntimeError):
+    pass
+
+
+def prepare_state_dir(path: Path, reset: bool) -> None:
+    """Create the state directory; with ``reset``, wipe it first, but only if it is
+    one of ours (so a mistyped path never deletes someone's files)."""
+    if reset and path.exists():
+        if not (path / MARKER).exists() and any(path.iterdir()):
+            raise StateDirError(f"refusing to reset {path}: it is not an onestack state "
+                                f"directory (no {MARKER} file)")
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    (path / MARKER).touch()
+
+
+def admin_password(config: Config) -> str:
+    """The configured admin password, else the one generated at first start."""
+    if config.identity.admin_password:
+        return config.identity.admin_password
+    stored = config.state_dir / "admin-password"
+    if stored.exists():
+        return stored.read_text().strip()
+    password = secrets.token_urlsafe(18)
+    fd = os.open(stored, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(password + "\n")
+    return password
+
+
+def write_client_files(config: Config, password: str) -> tuple[Path, Path]:
+    settings = config.identity
+    auth_url = config.public_url("identity") + "/v3"
+    openrc = config.state_dir / "admin-openrc"
+    openrc.write_text(
+        "# onestack admin credentials: source this file, then use the openstack client\n"
+        f"export OS_AUTH_URL={auth_url}\n"
+        f"export OS_USERNAME={settings.admin_user}\n"
+        f"export OS_PASSWORD={password}\n"
+        f"export OS_PROJECT_NAME={settings.admin_project}\n"
+        "export OS_USER_DOMAIN_NAME=Default\n"
+        "export OS_PROJECT_DOMAIN_NAME=Default\n"
+        f"export OS_REGION_NAME={settings.region}\n"
+        "export OS_IDENTITY_API_VERSION=3\n"
+        "export OS_AUTH_TYPE=password\n"
+        "export OS_INTERFACE=public\n")
+    os.chmod(openrc, 0o600)
+    clouds = config.state_dir / "clouds.yaml"
+    clouds.write_text(yaml.safe_dump({"clouds": {"onestack": {
+        "auth": {"auth_url": auth_url, "username": settings.admin_user,
+                 "password": password, "project_name": settings.admin_project,
+                 "user_domain_name": "Default", "project_domain_name": "Default"},
+        "region_name": settings.region, "interface": "public",
+        "identity_api_version": 3}}}, sort_keys=False))
+    os.chmod(clouds, 0o600)
+    return openrc, clouds
+
+
+@dataclass
+class Cloud:
+    config: Config
+    services: dict[str, Any] = field(default_factory=dict)
+    apps: dict[str, ServiceApp] = field(default_factory=dict)
+    server: HttpServer | None = None
+    password: str = ""
+
+    async def build(self) -> None:
+        """Open databases, migrate, bootstrap and build every service's app."""
+        config = self.config
+        self.password = admin_password(config)
+        config.identity.admin_password = self.password
+        identity = await identity_service.build(config)
+        await bootstrap(identity)
+        await revocations.load(identity)
+        self.services["identity"] = identity
+        spec = ServiceSpec("identity", identity_api.ROUTES, fault_style="keystone",
+                           auth_uri=identity.base_url + "/v3")
+        self.apps["identity"] = ServiceApp(spec, identity.validator, identity,
+                                           max_body=config.api.max_request_body_size,
+                                           log_requests=config.api.access_log)
+
+    async def serve(self, ready: asyncio.Event | None = None) -> None:
+        ports = {self.config.api.ports[name]: app for name, app in self.apps.items()}
+        self.server = HttpServer(self.config.api.host, ports)
+        task = asyncio.create_task(self.server.serve())
+        if ready is not None:
+            await self.server.started()
+            ready.set()
+        await task
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+    async def close(self) -> None:
+        for service in self.services.values():
+            await service.db.close()

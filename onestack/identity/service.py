@@ -1,0 +1,91 @@
+"""The identity service at run time: its database, keys, caches and policy, built
+once at start and handed to every handler as ``req.app``."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from onestack.identity import policies
+from onestack.kernel.auth import RevocationList, TokenValidator
+from onestack.kernel.config import Config
+from onestack.kernel.db import Database
+from onestack.kernel.db.migrate import upgrade
+from onestack.kernel.policy import Enforcer
+from onestack.kernel.tokens import KeyRepository, TokenCodec
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass
+class Identity:
+    config: Config
+    db: Database
+    keys: KeyRepository
+    credential_keys: KeyRepository
+    codec: TokenCodec
+    revocations: RevocationList
+    validator: TokenValidator
+    policy: Enforcer
+    base_url: str
+    # user id -> keyed digest of the last password bcrypt accepted (never stored on disk)
+    verified_passwords: dict[str, bytes] = field(default_factory=dict)
+    # Bumped after every committed write: rendered token documents older than the
+    # current generation (or than the cache lifetime) are rendered again.
+    generation: int = 0
+    token_documents: OrderedDict[tuple[str, bool], tuple[int, int, float, bytes]] = field(
+        default_factory=OrderedDict)
+    document_lifetime: float = 30.0
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        async with self.db.writer() as conn:
+            yield conn
+        self.generation += 1
+
+    def cached_document(self, token: str, nocatalog: bool) -> bytes | None:
+        entry = self.token_documents.get((token, nocatalog))
+        if entry is None:
+            return None
+        generation, revocations, stamp, document = entry
+        if (generation != self.generation or revocations != self.revocations.generation
+                or time.monotonic() - stamp > self.document_lifetime):
+            return None
+        return document
+
+    def remember_document(self, token: str, nocatalog: bool, document: bytes) -> None:
+        self.token_documents[(token, nocatalog)] = (
+            self.generation, self.revocations.generation, time.monotonic(), document)
+        if len(self.token_documents) > 10000:
+            self.token_documents.popitem(last=False)
+
+    @property
+    def settings(self):
+        return self.config.identity
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/v3/{path}"
+
+
+async def build(config: Config, revocations: RevocationList | None = None) -> Identity:
+    state = config.state_dir
+    keys = KeyRepository(state / "fernet-keys", config.identity.fernet_max_active_keys)
+    keys.initialize()
+    credential_keys = KeyRepository(state / "credential-keys", 3)
+    credential_keys.initialize()
+    codec = TokenCodec(keys)
+    revocations = revocations if revocations is not None else RevocationList()
+    db = Database(config.database_url("identity"), echo=config.database.echo,
+                  pool_size=config.database.pool_size)
+    await upgrade(db, "identity", MIGRATIONS)
+    enforcer = Enforcer(policies.DEFAULTS, config.api.policy_file or None)
+    return Identity(config=config, db=db, keys=keys, credential_keys=credential_keys,
+                    codec=codec, revocations=revocations,
+                    validator=TokenValidator(codec, revocations), policy=enforcer,
+                    base_url=config.public_url("identity"))

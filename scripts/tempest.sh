@@ -1,0 +1,366 @@
+#!/usr/bin/env bash
+# tempest.sh - run upstream Tempest API tests against any Keystone-v3 cloud
+# (onestack, or the upstream anchors in /work/shared/bench/upstream).
+#
+# Usage:
+#   scripts/tempest.sh [options] [-- extra `tempest run` args]
+#
+# Options:
+#   --auth-url URL         identity endpoint (default $OS_AUTH_URL; "/v3" is
+#                          appended when missing)
+#   --username NAME        admin user            (default $OS_USERNAME or admin)
+#   --password PW          admin password        (default $OS_PASSWORD)
+#   --project NAME         admin project         (default $OS_PROJECT_NAME or admin)
+#   --user-domain NAME     admin user domain     (default $OS_USER_DOMAIN_NAME or Default)
+#   --project-domain NAME  admin project domain  (default $OS_PROJECT_DOMAIN_NAME or Default)
+#   --region NAME          region                (default $OS_REGION_NAME or RegionOne)
+#   --services LIST        comma list of services under test (default
+#                          $TEMPEST_SERVICES or "identity"): identity, compute,
+#                          image, network, volume, object-storage (OpenStack
+#                          project names keystone/nova/glance/neutron/cinder/
+#                          swift work too). Only these are "available" in
+#                          tempest.conf; the default regex runs tempest.api.<svc>.
+#   --regex REGEX          stestr selection regex (default
+#                          ^tempest\.api\.(<svc>|...)\.)
+#   --include-list FILE    run exactly the test ids in FILE (one per line, with
+#                          or without the "[id-...]" tag suffix, # comments ok);
+#                          every listed test must PASS, a test that fails, is
+#                          skipped or no longer exists makes the run fail
+#                          (CI guard: tests that passed must keep passing)
+#   --record FILE          write the ids of the tests that PASSED (sorted, no
+#                          "[...]" suffix) to FILE
+#   --concurrency N        tempest workers (default $TEMPEST_CONCURRENCY or 2)
+#   --set SECTION.KEY=VAL  extra tempest.conf setting (repeatable), e.g.
+#                          --set compute.image_ref=<uuid>
+#   -h, --help             this help
+#
+# Environment:
+#   OS_AUTH_URL OS_USERNAME OS_PASSWORD OS_PROJECT_NAME OS_USER_DOMAIN_NAME
+#   OS_PROJECT_DOMAIN_NAME OS_REGION_NAME   as set by `source admin-openrc`
+#   TEMPEST_VENV        tempest virtualenv (default /root/.venvs/tempest;
+#                       created with `pip install tempest` when missing)
+#   TEMPEST_WORKDIR     parent dir for the throw-away workspace (default $TMPDIR
+#                       or /tmp)
+#   TEMPEST_KEEP=1      keep the workspace (tempest.conf, logs/tempest.log,
+#                       .stestr) instead of deleting it at exit
+#   TEMPEST_CONCURRENCY default worker count (2)
+#   TEMPEST_EXTRA_CONF  an ini file merged over the generated tempest.conf
+#   TEMPEST_SECURITY_COMPLIANCE  true|false (default true): the server enforces
+#                       keystone's [security_compliance] lockout/password history
+#   TEMPEST_LOCKOUT_FAILURE_ATTEMPTS (2) TEMPEST_LOCKOUT_DURATION (10)
+#   TEMPEST_UNIQUE_LAST_PASSWORD_COUNT (2) TEMPEST_MINIMUM_PASSWORD_AGE (0)
+#                       must equal the server's settings (the anchor's values
+#                       are the defaults)
+#
+# Exit status: 0 when every selected test passed (skips allowed, except in
+# --include-list mode), 1 when any test failed, 2 on usage/setup errors.
+set -euo pipefail
+
+PROG=${0##*/}
+die() { echo "$PROG: error: $*" >&2; exit 2; }
+log() { echo "[$PROG] $*" >&2; }
+usage() { sed -n '2,/^set -euo pipefail/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
+
+AUTH_URL=${OS_AUTH_URL:-}
+USERNAME=${OS_USERNAME:-admin}
+PASSWORD=${OS_PASSWORD:-}
+PROJECT=${OS_PROJECT_NAME:-${OS_TENANT_NAME:-admin}}
+USER_DOMAIN=${OS_USER_DOMAIN_NAME:-Default}
+PROJECT_DOMAIN=${OS_PROJECT_DOMAIN_NAME:-Default}
+REGION=${OS_REGION_NAME:-RegionOne}
+SERVICES=${TEMPEST_SERVICES:-identity}
+REGEX=
+INCLUDE_LIST=
+RECORD=
+CONCURRENCY=${TEMPEST_CONCURRENCY:-2}
+TEMPEST_VENV=${TEMPEST_VENV:-/root/.venvs/tempest}
+SETS=()
+EXTRA=()
+
+need_arg() { [[ $# -ge 2 && -n $2 ]] || die "option $1 needs a value"; }
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --auth-url) need_arg "$@"; AUTH_URL=$2; shift 2 ;;
+        --username) need_arg "$@"; USERNAME=$2; shift 2 ;;
+        --password) need_arg "$@"; PASSWORD=$2; shift 2 ;;
+        --project) need_arg "$@"; PROJECT=$2; shift 2 ;;
+        --user-domain) need_arg "$@"; USER_DOMAIN=$2; shift 2 ;;
+        --project-domain) need_arg "$@"; PROJECT_DOMAIN=$2; shift 2 ;;
+        --region) need_arg "$@"; REGION=$2; shift 2 ;;
+        --services) need_arg "$@"; SERVICES=$2; shift 2 ;;
+        --regex) need_arg "$@"; REGEX=$2; shift 2 ;;
+        --include-list) need_arg "$@"; INCLUDE_LIST=$2; shift 2 ;;
+        --record) need_arg "$@"; RECORD=$2; shift 2 ;;
+        --concurrency) need_arg "$@"; CONCURRENCY=$2; shift 2 ;;
+        --set) need_arg "$@"; SETS+=("$2"); shift 2 ;;
+        --auth-url=*|--username=*|--password=*|--project=*|--user-domain=*|\
+        --project-domain=*|--region=*|--services=*|--regex=*|--include-list=*|\
+        --record=*|--concurrency=*|--set=*)
+            set -- "${1%%=*}" "${1#*=}" "${@:2}" ;;
+        -h|--help) usage; exit 0 ;;
+        --) shift; EXTRA=("$@"); break ;;
+        *) die "unknown argument '$1' (see $PROG --help)" ;;
+    esac
+done
+
+# ---------------------------------------------------------------- validation
+[[ -n $AUTH_URL ]] || die "no auth URL: pass --auth-url or 'source admin-openrc' (OS_AUTH_URL)"
+[[ -n $PASSWORD ]] || die "no admin password: pass --password or set OS_PASSWORD"
+[[ $CONCURRENCY =~ ^[1-9][0-9]*$ ]] || die "--concurrency must be a positive integer, got '$CONCURRENCY'"
+AUTH_URL=${AUTH_URL%/}
+[[ $AUTH_URL == */v3 ]] || AUTH_URL=$AUTH_URL/v3
+if [[ -n $INCLUDE_LIST ]]; then
+    [[ -r $INCLUDE_LIST ]] || die "include list '$INCLUDE_LIST' is not a readable file"
+    INCLUDE_LIST=$(cd "$(dirname "$INCLUDE_LIST")" && pwd)/$(basename "$INCLUDE_LIST")
+fi
+if [[ -n $RECORD ]]; then
+    RECORD_DIR=$(dirname "$RECORD")
+    [[ -d $RECORD_DIR && -w $RECORD_DIR ]] || die "cannot write --record file in '$RECORD_DIR'"
+    RECORD=$(cd "$RECORD_DIR" && pwd)/$(basename "$RECORD")
+fi
+SECURITY_COMPLIANCE=${TEMPEST_SECURITY_COMPLIANCE:-true}
+[[ $SECURITY_COMPLIANCE == true || $SECURITY_COMPLIANCE == false ]] \
+    || die "TEMPEST_SECURITY_COMPLIANCE must be true or false"
+
+# service (type or project name) -> "<tempest.api package> <service_available flag>"
+declare -A AVAILABLE=([nova]=false [glance]=false [neutron]=false [cinder]=false [swift]=false [horizon]=false)
+API_PKGS=()
+IFS=',' read -r -a SERVICE_LIST <<<"$SERVICES"
+for svc in "${SERVICE_LIST[@]}"; do
+    svc=${svc// /}
+    case $svc in
+        '') continue ;;
+        identity|keystone) pkg=identity; flag= ;;
+        compute|nova) pkg=compute; flag=nova ;;
+        image|glance) pkg=image; flag=glance ;;
+        network|neutron) pkg=network; flag=neutron ;;
+        volume|block-storage|block_storage|cinder) pkg=volume; flag=cinder ;;
+        object|object-store|object-storage|object_storage|swift) pkg=object_storage; flag=swift ;;
+        placement) log "note: tempest has no placement API tests (they live in the placement tempest plugin); ignoring 'placement'"; continue ;;
+        *) die "unknown service '$svc' (known: identity compute image network volume object-storage)" ;;
+    esac
+    [[ -n $flag ]] && AVAILABLE[$flag]=true
+    [[ " ${API_PKGS[*]} " == *" $pkg "* ]] || API_PKGS+=("$pkg")
+done
+[[ ${#API_PKGS[@]} -gt 0 ]] || die "--services selects no service"
+if [[ -z $REGEX && -z $INCLUDE_LIST ]]; then
+    REGEX="^tempest\\.api\\.($(IFS='|'; echo "${API_PKGS[*]}"))\\."
+fi
+NETWORK_AVAILABLE=${AVAILABLE[neutron]}
+
+# ------------------------------------------------------------------- tempest
+if [[ ! -x $TEMPEST_VENV/bin/tempest ]]; then
+    log "creating tempest venv $TEMPEST_VENV (pip install tempest)"
+    python3 -m venv "$TEMPEST_VENV" || die "cannot create venv $TEMPEST_VENV"
+    "$TEMPEST_VENV/bin/pip" install -q tempest || die "pip install tempest failed"
+fi
+PY=$TEMPEST_VENV/bin/python
+for tool in tempest stestr subunit2csv; do
+    [[ -x $TEMPEST_VENV/bin/$tool ]] || die "$TEMPEST_VENV/bin/$tool missing (broken venv? remove it and rerun)"
+done
+
+# ----------------------------------------------------------------- workspace
+WORKDIR_PARENT=${TEMPEST_WORKDIR:-${TMPDIR:-/tmp}}
+mkdir -p "$WORKDIR_PARENT" || die "cannot create TEMPEST_WORKDIR '$WORKDIR_PARENT'"
+WS_ROOT=$(mktemp -d "$WORKDIR_PARENT/onestack-tempest.XXXXXX")
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+    if [[ ${TEMPEST_KEEP:-0} == 1 ]]; then
+        log "workspace kept: $WS_ROOT/workspace (tempest.conf in etc/, log in logs/tempest.log)"
+    else
+        rm -rf "$WS_ROOT"
+    fi
+}
+trap cleanup EXIT
+WS=$WS_ROOT/workspace
+"$TEMPEST_VENV/bin/tempest" init --workspace-path "$WS_ROOT/workspace.yaml" "$WS" >/dev/null \
+    || die "tempest init failed"
+CONF=$WS/etc/tempest.conf
+
+cat >"$CONF" <<EOF
+# generated by $PROG for $AUTH_URL
+[DEFAULT]
+log_dir = $WS/logs
+log_file = tempest.log
+
+[oslo_concurrency]
+lock_path = $WS/tempest_lock
+
+[auth]
+use_dynamic_credentials = true
+create_isolated_networks = $NETWORK_AVAILABLE
+admin_username = $USERNAME
+admin_password = $PASSWORD
+admin_project_name = $PROJECT
+admin_domain_name = $USER_DOMAIN
+admin_user_domain_name = $USER_DOMAIN
+admin_project_domain_name = $PROJECT_DOMAIN
+default_credentials_domain_name = $USER_DOMAIN
+
+[identity]
+uri_v3 = $AUTH_URL
+auth_version = v3
+region = $REGION
+v3_endpoint_type = public
+admin_role = admin
+# must match the server's keystone.conf [security_compliance]
+user_lockout_failure_attempts = ${TEMPEST_LOCKOUT_FAILURE_ATTEMPTS:-2}
+user_lockout_duration = ${TEMPEST_LOCKOUT_DURATION:-10}
+user_unique_last_password_count = ${TEMPEST_UNIQUE_LAST_PASSWORD_COUNT:-2}
+user_minimum_password_age = ${TEMPEST_MINIMUM_PASSWORD_AGE:-0}
+
+[identity-feature-enabled]
+# Every flag tempest's identity tests read (tempest/config.py
+# IdentityFeatureGroup); the older project_tags / application_credentials /
+# ... flags no longer exist: those tests always run.
+api_v2 = false
+api_v3 = true
+api_extensions = all
+trust = true
+access_rules = true
+security_compliance = $SECURITY_COMPLIANCE
+domain_specific_drivers = false
+immutable_user_source = false
+
+[service_available]
+nova = ${AVAILABLE[nova]}
+glance = ${AVAILABLE[glance]}
+neutron = ${AVAILABLE[neutron]}
+cinder = ${AVAILABLE[cinder]}
+swift = ${AVAILABLE[swift]}
+horizon = ${AVAILABLE[horizon]}
+
+[validation]
+run_validation = false
+EOF
+chmod 600 "$CONF"
+
+if [[ ${#SETS[@]} -gt 0 || -n ${TEMPEST_EXTRA_CONF:-} ]]; then
+    [[ -z ${TEMPEST_EXTRA_CONF:-} || -r $TEMPEST_EXTRA_CONF ]] \
+        || die "TEMPEST_EXTRA_CONF '$TEMPEST_EXTRA_CONF' is not readable"
+    "$PY" - "$CONF" "${TEMPEST_EXTRA_CONF:-}" "${SETS[@]}" <<'PYEOF' || die "bad --set / TEMPEST_EXTRA_CONF"
+import configparser, sys
+conf, extra, sets = sys.argv[1], sys.argv[2], sys.argv[3:]
+cp = configparser.ConfigParser(interpolation=None)
+cp.optionxform = str
+cp.read(conf)
+if extra:
+    cp.read(extra)
+for item in sets:
+    key, sep, value = item.partition("=")
+    section, dot, option = key.rpartition(".")
+    if not sep or not dot or not section or not option:
+        sys.exit(f"--set wants SECTION.KEY=VALUE, got {item!r}")
+    if section != "DEFAULT" and not cp.has_section(section):
+        cp.add_section(section)
+    cp.set(section, option, value)
+with open(conf, "w") as f:
+    cp.write(f)
+PYEOF
+fi
+
+# ------------------------------------------------------- reachability / creds
+"$PY" - "$AUTH_URL" "$USERNAME" "$PASSWORD" "$USER_DOMAIN" "$PROJECT" "$PROJECT_DOMAIN" <<'PYEOF' \
+    || die "cannot authenticate to $AUTH_URL (see message above)"
+import json, sys, urllib.error, urllib.request
+url, user, pw, udom, proj, pdom = sys.argv[1:]
+body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+    "name": user, "password": pw, "domain": {"name": udom}}}},
+    "scope": {"project": {"name": proj, "domain": {"name": pdom}}}}}
+req = urllib.request.Request(url + "/auth/tokens", json.dumps(body).encode(),
+                             {"Content-Type": "application/json"})
+try:
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        if not resp.headers.get("X-Subject-Token"):
+            sys.exit(f"{url}/auth/tokens answered {resp.status} without X-Subject-Token")
+except urllib.error.HTTPError as e:
+    sys.exit(f"POST {url}/auth/tokens as {user}@{udom} -> HTTP {e.code}: {e.read()[:300]!r}")
+except (urllib.error.URLError, OSError) as e:
+    sys.exit(f"{url} is unreachable: {e}")
+PYEOF
+
+# ----------------------------------------------------------------------- run
+RUN_ARGS=(run --config-file "$CONF" --concurrency "$CONCURRENCY")
+[[ -n $REGEX ]] && RUN_ARGS+=(--regex "$REGEX")
+if [[ -n $INCLUDE_LIST ]]; then
+    # ids without their "[id-...,smoke]" suffix are prefixes of other ids
+    # (test_list_users vs test_list_users_with_name): anchor each one.
+    "$PY" - "$INCLUDE_LIST" >"$WS/include.regex" <<'PYEOF'
+import re, sys
+for line in open(sys.argv[1]):
+    tid = line.split("#", 1)[0].strip()
+    if tid:
+        print("^" + re.escape(re.sub(r"\[.*\]$", "", tid)) + r"(\[.*\])?$")
+PYEOF
+    [[ -s $WS/include.regex ]] || die "include list '$INCLUDE_LIST' has no test ids"
+    RUN_ARGS+=(--include-list "$WS/include.regex")
+fi
+RUN_ARGS+=("${EXTRA[@]}")
+
+log "tempest $(cd "$WS" && "$TEMPEST_VENV/bin/tempest" --version 2>/dev/null || echo '?') against $AUTH_URL; services: ${API_PKGS[*]}; workers: $CONCURRENCY"
+log "selection: ${REGEX:+regex $REGEX }${INCLUDE_LIST:+include-list $INCLUDE_LIST}"
+set +e
+(cd "$WS" && "$TEMPEST_VENV/bin/tempest" "${RUN_ARGS[@]}")
+RC=$?
+set -e
+
+# ------------------------------------------------------------------- results
+# status<TAB>id for every test of the last run (ids without the [...] tag)
+if ! (cd "$WS" && "$TEMPEST_VENV/bin/stestr" last --subunit 2>/dev/null) \
+        | "$TEMPEST_VENV/bin/subunit2csv" --no-passthrough 2>/dev/null \
+        | "$PY" -c '
+import csv, re, sys
+rows = list(csv.reader(sys.stdin))
+for row in rows[1:]:
+    if len(row) >= 2:
+        print(row[1] + "\t" + re.sub(r"\[.*\]$", "", row[0]))
+' >"$WS/results.tsv"; then
+    log "could not read the subunit results of the run"
+    : >"$WS/results.tsv"
+fi
+awk -F'\t' '$1 == "success" {print $2}' "$WS/results.tsv" | sort -u >"$WS/passed.txt"
+awk -F'\t' '$1 == "fail" {print $2}' "$WS/results.tsv" | sort -u >"$WS/failed.txt"
+awk -F'\t' '$1 == "skip" {print $2}' "$WS/results.tsv" | sort -u >"$WS/skipped.txt"
+N_PASS=$(wc -l <"$WS/passed.txt")
+N_FAIL=$(wc -l <"$WS/failed.txt")
+N_SKIP=$(wc -l <"$WS/skipped.txt")
+
+STATUS=0
+echo
+echo "==== $PROG summary ($AUTH_URL) ===="
+echo "passed: $N_PASS   failed: $N_FAIL   skipped: $N_SKIP   (tempest exit code $RC)"
+if [[ $N_FAIL -gt 0 ]]; then
+    echo "failed tests:"
+    sed 's/^/  /' "$WS/failed.txt"
+    STATUS=1
+fi
+if [[ -n $INCLUDE_LIST ]]; then
+    "$PY" - "$INCLUDE_LIST" "$WS/passed.txt" >"$WS/missing.txt" <<'PYEOF'
+import re, sys
+want = {re.sub(r"\[.*\]$", "", line.split("#", 1)[0].strip())
+        for line in open(sys.argv[1])} - {""}
+got = {line.strip() for line in open(sys.argv[2])}
+print("\n".join(sorted(want - got)))
+PYEOF
+    sed -i '/^$/d' "$WS/missing.txt"
+    N_MISSING=$(wc -l <"$WS/missing.txt")
+    if [[ $N_MISSING -gt 0 ]]; then
+        echo "guard: $N_MISSING of the listed tests did not pass (failed, skipped or not found):"
+        sed 's/^/  /' "$WS/missing.txt"
+        STATUS=1
+    else
+        echo "guard: all $(grep -cv '^[[:space:]]*\(#\|$\)' "$INCLUDE_LIST") listed tests passed"
+    fi
+fi
+if [[ $((N_PASS + N_FAIL + N_SKIP)) -eq 0 ]]; then
+    echo "no test ran (bad selection, or tempest failed to start: see its output above)"
+    STATUS=1
+elif [[ $RC -ne 0 && $STATUS -eq 0 ]]; then
+    echo "tempest exited with $RC"
+    STATUS=1
+fi
+if [[ -n $RECORD ]]; then
+    cp "$WS/passed.txt" "$RECORD"
+    echo "recorded $N_PASS passed test ids in $RECORD"
+fi
+exit "$STATUS"
