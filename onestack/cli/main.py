@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"onestack: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        return 130
+        # uvicorn re-raises the stop signal after its graceful shutdown: a stop the
+        # user asked for, completed cleanly.
+        return 0
     return 2
 
 

@@ -1,0 +1,182 @@
+"""Fixtures: a whole cloud in the test process, reached over HTTP through its ASGI
+apps (fast), or served on real ports for the stock clients (``live_cloud``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from onestack.cloud import Cloud, prepare_state_dir, write_client_files
+from onestack.kernel.config import SERVICE_PORTS, Config, load
+
+ADMIN_PASSWORD = "test-admin-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_config(state_dir: Path, **identity: Any) -> Config:
+    config = load(environ={}, state_dir=state_dir)
+    config.api.ports = {name: free_port() for name in SERVICE_PORTS}
+    config.api.access_log = False
+    config.identity.admin_password = ADMIN_PASSWORD
+    config.identity.password_hash_rounds = 4
+    for key, value in identity.items():
+        setattr(config.identity, key, value)
+    return config
+
+
+def password_auth(user: str, password: str, *, project: str | None = None,
+                  domain: str = "Default", scope: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"auth": {"identity": {"methods": ["password"], "password": {
+        "user": {"name": user, "domain": {"name": domain}, "password": password}}}}}
+    if project:
+        body["auth"]["scope"] = {"project": {"name": project, "domain": {"name": domain}}}
+    elif scope is not None:
+        body["auth"]["scope"] = scope
+    return body
+
+
+@dataclass
+class Api:
+    """An HTTP client for one service of an in-process cloud."""
+
+    cloud: Cloud
+    service: str
+    token: str | None = None
+    clients: dict[str, httpx.AsyncClient] = field(default_factory=dict)
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self.service not in self.clients:
+            app = self.cloud.apps[self.service]
+            base = self.cloud.config.public_url(self.service)
+            self.clients[self.service] = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url=base)
+        return self.clients[self.service]
+
+    def as_token(self, token: str | None) -> Api:
+        return Api(self.cloud, self.service, token, self.clients)
+
+    async def request(self, method: str, path: str, *, token: str | None = None,
+                      headers: dict[str, str] | None = None, **kwargs: Any
+                      ) -> httpx.Response:
+        all_headers = dict(headers or {})
+        use = token if token is not None else self.token
+        if use:
+            all_headers.setdefault("X-Auth-Token", use)
+        return await self.http.request(method, path, headers=all_headers, **kwargs)
+
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", path, **kwargs)
+
+    async def post(self, path: str, json: Any = None, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", path, json=json, **kwargs)
+
+    async def put(self, path: str, json: Any = None, **kwargs: Any) -> httpx.Response:
+        return await self.request("PUT", path, json=json, **kwargs)
+
+    async def patch(self, path: str, json: Any = None, **kwargs: Any) -> httpx.Response:
+        return await self.request("PATCH", path, json=json, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("DELETE", path, **kwargs)
+
+    async def head(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("HEAD", path, **kwargs)
+
+    async def token_for(self, user: str, password: str, project: str | None = None,
+                        **kwargs: Any) -> str:
+        response = await self.post("/v3/auth/tokens",
+                                   json=password_auth(user, password, project=project,
+                                                      **kwargs), token="")
+        assert response.status_code == 201, response.text
+        return response.headers["X-Subject-Token"]
+
+
+@pytest.fixture
+async def cloud(tmp_path: Path) -> AsyncIterator[Cloud]:
+    """A fresh all-in-one cloud (fake drivers, SQLite in tmp_path), not listening."""
+    config = test_config(tmp_path / "state")
+    prepare_state_dir(config.state_dir, reset=False)
+    built = Cloud(config)
+    await built.build()
+    yield built
+    await built.close()
+
+
+@pytest.fixture
+async def identity(cloud: Cloud) -> AsyncIterator[Api]:
+    """The identity API, authenticated as the bootstrap admin."""
+    api = Api(cloud, "identity")
+    api.token = await api.token_for("admin", ADMIN_PASSWORD, "admin")
+    yield api
+    for client in api.clients.values():
+        await client.aclose()
+
+
+@dataclass
+class LiveCloud:
+    config: Config
+    openrc: Path
+    clouds_yaml: Path
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        """An environment as after ``source admin-openrc``."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+        for line in self.openrc.read_text().splitlines():
+            if line.startswith("export "):
+                key, _, value = line[len("export "):].partition("=")
+                env[key] = value
+        env.update(overrides)
+        return env
+
+
+@pytest.fixture(scope="session")
+def live_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
+    """A cloud served on real loopback ports from a thread, for stock clients."""
+    config = test_config(tmp_path_factory.mktemp("live") / "state")
+    prepare_state_dir(config.state_dir, reset=False)
+    cloud = Cloud(config)
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+
+        async def main() -> None:
+            await cloud.build()
+            started = asyncio.Event()
+            serving = asyncio.create_task(cloud.serve(started))
+            await started.wait()
+            ready.set()
+            await serving
+            await cloud.close()
+        try:
+            loop.run_until_complete(main())
+        except BaseException as exc:  # reported to the test that waits
+            failure.append(exc)
+            ready.set()
+
+    thread = threading.Thread(target=run, name="live-cloud", daemon=True)
+    thread.start()
+    assert ready.wait(60), "the live cloud did not start within 60 s"
+    if failure:
+        raise failure[0]
+    openrc, clouds = write_client_files(config, cloud.password)
+    yield LiveCloud(config, openrc, clouds)
+    loop.call_soon_threadsafe(cloud.stop)
+    thread.join(30)
