@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 
 from onestack import __version__
-from onestack.cloud import Cloud, StateDirError, prepare_state_dir, write_client_files
 from onestack.kernel.config import ConfigError, load
+
+# Imports are part of start-up time: the banner reports time since the process began.
+PROCESS_STARTED = time.monotonic()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,7 +40,8 @@ def _configure_logging(level: str) -> None:
 
 
 async def _up(args: argparse.Namespace) -> int:
-    started = time.monotonic()
+    from onestack.cloud import Cloud, prepare_state_dir, write_client_files
+
     overrides = {"state_dir": args.state_dir, "log_level": args.log_level}
     config = load(args.config, **overrides)
     if args.host:
@@ -57,7 +60,7 @@ async def _up(args: argparse.Namespace) -> int:
         await cloud.close()
         serving.result()
         return 1
-    elapsed = time.monotonic() - started
+    elapsed = time.monotonic() - PROCESS_STARTED
     lines = [f"onestack {__version__} is up in {elapsed:.2f}s (state: {config.state_dir})"]
     for name in cloud.apps:
         lines.append(f"  {name:<10} {config.public_url(name)}")
@@ -72,6 +75,8 @@ async def _up(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from onestack.cloud import StateDirError
+
     args = _parser().parse_args(argv)
     try:
         if args.command == "up":
