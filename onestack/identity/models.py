@@ -190,6 +190,16 @@ trust = sa.Table(
     sa.Column("extra", sa.JSON, nullable=False, default=dict),
 )
 
+# OS-OAUTH1 consumers; the secret signs requests (HMAC), so it is kept encrypted with
+# the credential key repository rather than hashed.
+consumer = sa.Table(
+    "consumer", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("encrypted_secret", sa.Text, nullable=False),
+    sa.Column("extra", sa.JSON, nullable=False, default=dict),
+)
+
 revocation_event = sa.Table(
     "revocation_event", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),

@@ -6,6 +6,9 @@ every user manages their own password, credentials and application credentials."
 ADMIN = "role:admin or is_admin:True"
 SYSTEM_READER = "role:reader and system_scope:all"
 OWNER = "user_id:%(target.user_id)s"
+CREDENTIAL_OWNER = "user_id:%(target.credential.user_id)s"
+TRUSTOR = "user_id:%(target.trust.trustor_user_id)s"
+TRUSTEE = "user_id:%(target.trust.trustee_user_id)s"
 
 DEFAULTS: dict[str, str] = {
     "admin_required": ADMIN,
@@ -25,6 +28,8 @@ DEFAULTS: dict[str, str] = {
     "identity:update_domain": "rule:admin_required",
     "identity:delete_domain": "rule:admin_required",
     "identity:domain_config": "rule:admin_required",
+    "identity:get_domain_config": "rule:reader",
+    "identity:get_security_compliance_domain_config": "@",
     # projects
     "identity:get_project": "rule:domain_reader or project_id:%(target.project_id)s",
     "identity:list_projects": "rule:domain_reader",
@@ -78,16 +83,39 @@ DEFAULTS: dict[str, str] = {
     "identity:list_endpoints": "rule:reader",
     "identity:manage_endpoints": "rule:admin_required",
     "identity:endpoint_filters": "rule:admin_required",
+    "identity:get_endpoint_filters": "rule:reader",
     "identity:policies": "rule:admin_required",
     "identity:get_policy": "rule:reader",
     "identity:limits_read": "@",
     "identity:limits_write": "rule:admin_required",
     # credentials, application credentials, trusts
-    "identity:credentials": "rule:admin_or_owner",
-    "identity:list_credentials": "@",
     "identity:application_credentials": "rule:admin_or_owner",
     "identity:access_rules": "rule:admin_or_owner",
-    "identity:trusts": "@",
+    "identity:get_credential": f"rule:reader or {CREDENTIAL_OWNER}",
+    # applied to each credential: the others are left out of the list
+    "identity:list_credentials": f"rule:reader or {CREDENTIAL_OWNER}",
+    "identity:create_credential": f"rule:admin_required or {CREDENTIAL_OWNER}",
+    "identity:update_credential": f"rule:admin_required or {CREDENTIAL_OWNER}",
+    "identity:delete_credential": f"rule:admin_required or {CREDENTIAL_OWNER}",
+    "identity:ec2_get_credential": f"rule:reader or {CREDENTIAL_OWNER}",
+    "identity:ec2_list_credentials": "rule:reader_or_owner",
+    "identity:ec2_create_credential": "rule:admin_or_owner",
+    "identity:ec2_delete_credential": f"rule:admin_required or {CREDENTIAL_OWNER}",
+    # OS-TRUST: the trustor creates (and deletes); both parties read
+    "identity:create_trust": "user_id:%(trust.trustor_user_id)s",
+    "identity:list_trusts": "rule:reader",
+    "identity:list_trusts_for_trustor": f"rule:reader or {TRUSTOR}",
+    "identity:list_trusts_for_trustee": f"rule:reader or {TRUSTEE}",
+    "identity:get_trust": f"rule:reader or {TRUSTOR} or {TRUSTEE}",
+    "identity:list_roles_for_trust": f"rule:reader or {TRUSTOR} or {TRUSTEE}",
+    "identity:get_role_for_trust": f"rule:reader or {TRUSTOR} or {TRUSTEE}",
+    "identity:delete_trust": f"rule:admin_required or {TRUSTOR}",
+    # OS-OAUTH1 consumers
+    "identity:get_consumer": "rule:reader",
+    "identity:list_consumers": "rule:reader",
+    "identity:create_consumer": "rule:admin_required",
+    "identity:update_consumer": "rule:admin_required",
+    "identity:delete_consumer": "rule:admin_required",
     # tokens
     "identity:validate_token": "rule:admin_required or rule:reader or rule:owner"
                                " or role:service",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.responses import Response
@@ -15,7 +16,7 @@ from onestack.identity.handlers.common import (
     links,
 )
 from onestack.identity.objects import app_creds, assignments, revocations, roles, users
-from onestack.identity.objects.common import isotime, now, parse_time
+from onestack.identity.objects.common import now, parse_time
 from onestack.kernel.api.faults import BadRequest, Forbidden
 from onestack.kernel.api.request import Request, empty_response, json_response
 
@@ -35,12 +36,20 @@ app_cred_create = {
     "required": ["name"], "additionalProperties": False}
 
 
+def _expiry(timestamp: float | None) -> str | None:
+    """Keystone shows an application credential's expiry as a naive UTC ISO 8601 time
+    (no ``Z``), exactly as the client sent it."""
+    if not timestamp:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).replace(tzinfo=None).isoformat()
+
+
 def render_cred(req: Request, row: dict[str, Any], secret: str | None = None
                 ) -> dict[str, Any]:
     rendered = {"id": row["id"], "name": row["name"], "description": row["description"],
                 "user_id": row["user_id"], "project_id": row["project_id"],
                 "system": row["system"],
-                "expires_at": isotime(row["expires_at"]) if row["expires_at"] else None,
+                "expires_at": _expiry(row["expires_at"]),
                 "unrestricted": row["unrestricted"], "roles": row["roles"],
                 "access_rules": row["access_rules"],
                 "links": links(req, f"users/{row['user_id']}/application_credentials/"

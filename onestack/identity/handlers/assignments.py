@@ -107,7 +107,7 @@ def grant_routes() -> RouteTable:
             base = f"/v3/{target}s/{{{target}_id}}/{actor}s/{{{actor}_id}}/roles"
             routes[base] = {"GET": list_handler(actor, target, False)}
             routes[base + "/{role_id}"] = grant_handlers(actor, target, False)
-            inherit = f"/v3/OS-INHERIT{base}"
+            inherit = "/v3/OS-INHERIT" + base.removeprefix("/v3")
             routes[inherit + "/inherited_to_projects"] = {
                 "GET": list_handler(actor, target, True)}
             routes[inherit + "/{role_id}/inherited_to_projects"] = grant_handlers(

@@ -85,7 +85,7 @@ async def auth_catalog(req: Request) -> Response:
     if ctx.scope_type is None:
         raise BadRequest("A scoped token is required to get a catalog.")
     async with identity_of(req).db.reader() as conn:
-        entries = await catalog.build_catalog(conn)
+        entries = await catalog.build_catalog(conn, ctx.project_id)
     return json_response({"catalog": entries,
                           "links": {"self": identity_of(req).url("auth/catalog")}})
 

@@ -17,7 +17,7 @@ from onestack.identity.handlers.common import (
     links,
     merge_extra,
 )
-from onestack.identity.objects import assignments, projects, revocations
+from onestack.identity.objects import assignments, endpoint_groups, projects, revocations
 from onestack.identity.schemas import projects as schemas
 from onestack.kernel.api.faults import BadRequest, NotFound
 from onestack.kernel.api.request import Request, empty_response, json_response
@@ -106,7 +106,7 @@ async def _with_hierarchy(req: Request, conn: Any, row: dict[str, Any]) -> dict[
 async def get_project(req: Request) -> Response:
     identity = identity_of(req)
     async with identity.db.reader() as conn:
-        row = await projects.get(conn, req.params["project_id"])
+        row = await projects.get(conn, req.params["project_id"], domain=None)
         enforce(req, "identity:get_project", _target(row))
         rendered = await _with_hierarchy(req, conn, row)
     return json_response({"project": rendered})
@@ -130,10 +130,12 @@ async def update_project(req: Request) -> Response:
     body = await body_of(req, "project", schemas.project_update)
     identity = identity_of(req)
     async with identity.write() as conn:
-        current = await projects.get(conn, req.params["project_id"])
+        # A domain is a project too: /v3/projects reaches it (is_domain=true).
+        current = await projects.get(conn, req.params["project_id"], domain=None)
         row = await projects.update(conn, current, body)
         if current["enabled"] and not row["enabled"]:
-            await revocations.revoke(identity, conn, project_id=row["id"])
+            scope = "domain_id" if row["is_domain"] else "project_id"
+            await revocations.revoke(identity, conn, **{scope: row["id"]})
     return json_response({"project": render_project(req, row)})
 
 
@@ -141,10 +143,15 @@ async def delete_project(req: Request) -> Response:
     enforce(req, "identity:delete_project")
     identity = identity_of(req)
     async with identity.write() as conn:
-        current = await projects.get(conn, req.params["project_id"])
+        current = await projects.get(conn, req.params["project_id"], domain=None)
+        if current["is_domain"]:
+            from onestack.identity.handlers.domains import purge_domain
+            await purge_domain(identity, conn, current)
+            return empty_response()
         for project_id in await projects.delete(conn, current,
                                                 cascade=req.query_flag("cascade")):
             await assignments.remove_for_target(conn, project_id)
+            await endpoint_groups.forget_project(conn, project_id)
             await revocations.revoke(identity, conn, project_id=project_id)
     return empty_response()
 

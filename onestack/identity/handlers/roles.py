@@ -15,7 +15,7 @@ from onestack.identity.handlers.common import (
     links,
     merge_extra,
 )
-from onestack.identity.objects import revocations, roles
+from onestack.identity.objects import assignments, revocations, roles
 from onestack.identity.schemas import roles as schemas
 from onestack.kernel.api.faults import NotFound
 from onestack.kernel.api.request import Request, empty_response, json_response
@@ -68,8 +68,11 @@ async def delete_role(req: Request) -> Response:
     identity = identity_of(req)
     async with identity.write() as conn:
         current = await roles.get(conn, req.params["role_id"])
+        holders = await assignments.users_holding(conn, current["id"])
         await roles.delete(conn, current)
-        await revocations.revoke(identity, conn, role_id=current["id"])
+        # Tokens name their roles: revoke the tokens of whoever held this one.
+        for user_id in sorted(holders):
+            await revocations.revoke(identity, conn, user_id=user_id)
     return empty_response()
 
 

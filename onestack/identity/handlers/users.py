@@ -19,10 +19,19 @@ from onestack.identity.handlers.common import (
 )
 from onestack.identity.handlers.projects import render_project
 from onestack.identity.models import user_group
-from onestack.identity.objects import app_creds, assignments, projects, revocations, users
+from onestack.identity.objects import (
+    app_creds,
+    assignments,
+    credentials,
+    projects,
+    revocations,
+    trusts,
+    users,
+)
 from onestack.identity.schemas import users as schemas
 from onestack.kernel.api.faults import BadRequest
 from onestack.kernel.api.request import Request, empty_response, json_response
+from onestack.kernel.api.routing import public
 
 
 def render_user(req: Request, row: dict[str, Any], password_row: dict[str, Any] | None = None
@@ -98,18 +107,23 @@ async def delete_user(req: Request) -> Response:
         enforce(req, "identity:delete_user", _target(current))
         await assignments.remove_for_actor(conn, current["id"])
         await app_creds.delete_for_user(conn, current["id"])
+        await credentials.delete_for_user(conn, current["id"])
+        for trust_id in await trusts.delete_for_user(conn, current["id"]):
+            await revocations.revoke(identity, conn, trust_id=trust_id)
         await conn.execute(sa.delete(users.user).where(users.user.c.id == current["id"]))
         await revocations.revoke(identity, conn, user_id=current["id"])
     identity.verified_passwords.pop(current["id"], None)
     return empty_response()
 
 
+@public
 async def change_password(req: Request) -> Response:
+    """Self-service: the original password is the credential, so no token is needed
+    (a user whose password expired can still change it), as in Keystone."""
     body = await body_of(req, "user", schemas.password_change)
     identity = identity_of(req)
     async with identity.write() as conn:
         current = await users.get(conn, req.params["user_id"])
-        enforce(req, "identity:change_password", _target(current))
         if body["password"] == "":
             raise BadRequest("Invalid input for field 'password': it is empty.")
         await users.change_password(conn, current, body["original_password"],

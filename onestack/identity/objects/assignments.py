@@ -66,6 +66,27 @@ async def remove_for_target(conn: AsyncConnection, target_id: str) -> None:
     await conn.execute(sa.delete(assignment).where(assignment.c.target_id == target_id))
 
 
+async def users_holding(conn: AsyncConnection, role_id: str) -> set[str]:
+    """Every user whose tokens may carry ``role_id``: granted it, or a role implying
+    it, directly or through a group."""
+    rules = await roles.all_inferences(conn)
+    priors = {role_id}
+    changed = True
+    while changed:
+        found = {p for p, implied in rules.items() if priors & set(implied)} - priors
+        priors |= found
+        changed = bool(found)
+    rows = await conn.execute(sa.select(assignment.c.type, assignment.c.actor_id)
+                              .where(assignment.c.role_id.in_(priors)))
+    holders: set[str] = set()
+    for kind, actor_id in rows:
+        if kind.startswith("Group"):
+            holders.update(await _members(conn, actor_id))
+        else:
+            holders.add(actor_id)
+    return holders
+
+
 async def group_ids_of(conn: AsyncConnection, user_id: str) -> list[str]:
     rows = await conn.execute(sa.select(user_group.c.group_id)
                               .where(user_group.c.user_id == user_id))
@@ -187,8 +208,11 @@ async def _effective(conn: AsyncConnection, entries: list[Entry], url: Any) -> l
                     link = ("prior_role", url(f"roles/{prior}"))
                     expanded.append(replace(entry, role_id=implied,
                                             links=(*entry.links, link)))
+    # A domain-specific role never reaches a token: only the roles it implies do.
+    local = {r[0] for r in await conn.execute(sa.select(role.c.id).where(
+        role.c.id.in_({e.role_id for e in expanded}), role.c.domain_id != NULL_DOMAIN))}
     unique: dict[tuple[Any, ...], Entry] = {}
-    for entry in expanded:
+    for entry in [e for e in expanded if e.role_id not in local]:
         unique.setdefault((entry.actor_id, entry.target, entry.target_id, entry.role_id),
                           entry)
     return list(unique.values())

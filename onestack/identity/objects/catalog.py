@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onestack.identity.models import endpoint, region, service
+from onestack.identity.objects import endpoint_groups
 from onestack.identity.objects.common import new_id, not_found, split_extra
 from onestack.kernel.api.faults import BadRequest, Conflict, Forbidden
 
@@ -132,6 +133,9 @@ async def update_service(conn: AsyncConnection, current: dict[str, Any],
 
 async def delete_service(conn: AsyncConnection, service_id: str) -> None:
     await get_service(conn, service_id)
+    for (endpoint_id,) in await conn.execute(sa.select(endpoint.c.id)
+                                             .where(endpoint.c.service_id == service_id)):
+        await endpoint_groups.forget_endpoint(conn, endpoint_id)
     await conn.execute(sa.delete(endpoint).where(endpoint.c.service_id == service_id))
     await conn.execute(sa.delete(service).where(service.c.id == service_id))
 
@@ -165,9 +169,14 @@ async def _endpoint_values(conn: AsyncConnection, known: dict[str, Any]) -> dict
             await get_service(conn, values["service_id"])
         except Exception:
             raise BadRequest(f"Could not find service: {values['service_id']}.") from None
+    legacy = "region_id" not in known and known.get("region") is not None
+    if legacy and not (await conn.execute(sa.select(region.c.id).where(
+            region.c.id == known["region"]))).first():
+        # The legacy ``region`` attribute names a region, created when missing.
+        await create_region(conn, {"id": known["region"]})
     region_id = known.get("region_id", known.get("region"))
     if region_id is not None or "region_id" in known:
-        if region_id is not None:
+        if region_id is not None and not legacy:
             try:
                 await get_region(conn, region_id)
             except Exception:
@@ -205,11 +214,16 @@ async def update_endpoint(conn: AsyncConnection, current: dict[str, Any],
 
 async def delete_endpoint(conn: AsyncConnection, endpoint_id: str) -> None:
     await get_endpoint(conn, endpoint_id)
+    await endpoint_groups.forget_endpoint(conn, endpoint_id)
     await conn.execute(sa.delete(endpoint).where(endpoint.c.id == endpoint_id))
 
 
-async def build_catalog(conn: AsyncConnection) -> list[dict[str, Any]]:
-    """The catalog in a token: enabled services with their enabled endpoints."""
+async def build_catalog(conn: AsyncConnection, project_id: str | None = None
+                        ) -> list[dict[str, Any]]:
+    """The catalog in a token: enabled services with their enabled endpoints; for a
+    project that OS-EP-FILTER limits, only the endpoints chosen for it."""
+    chosen = (await endpoint_groups.endpoint_ids_for_project(conn, project_id)
+              if project_id else None)
     query = (sa.select(service, endpoint.c.id.label("endpoint_id"), endpoint.c.interface,
                        endpoint.c.region_id, endpoint.c.url)
              .join(endpoint, endpoint.c.service_id == service.c.id)
@@ -217,6 +231,8 @@ async def build_catalog(conn: AsyncConnection) -> list[dict[str, Any]]:
              .order_by(service.c.type))
     catalog: dict[str, dict[str, Any]] = {}
     for row in await conn.execute(query):
+        if chosen is not None and row.endpoint_id not in chosen:
+            continue
         entry = catalog.setdefault(row.id, {"endpoints": [], "id": row.id, "type": row.type,
                                             "name": row.extra.get("name", "")})
         entry["endpoints"].append({"id": row.endpoint_id, "interface": row.interface,

@@ -117,11 +117,10 @@ async def add_implied(conn: AsyncConnection, prior: dict[str, Any],
     if prior["id"] == implied["id"] or prior["id"] in await expand(conn, {implied["id"]}):
         raise Forbidden(f"Role {prior['id']} cannot imply {implied['id']}: it would make a "
                         "cycle.")
-    try:
-        await conn.execute(sa.insert(implied_role).values(prior_role_id=prior["id"],
-                                                          implied_role_id=implied["id"]))
-    except sa.exc.IntegrityError:
-        pass  # already implied: PUT is idempotent
+    if await has_implied(conn, prior["id"], implied["id"]):
+        return  # PUT is idempotent
+    await conn.execute(sa.insert(implied_role).values(prior_role_id=prior["id"],
+                                                      implied_role_id=implied["id"]))
 
 
 async def implied_by(conn: AsyncConnection, prior_id: str) -> list[str]:

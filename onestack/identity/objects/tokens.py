@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onestack.identity.objects import app_creds, assignments, catalog, projects, roles, users
+from onestack.identity.objects import (
+    app_creds,
+    assignments,
+    catalog,
+    projects,
+    roles,
+    trusts,
+    users,
+)
 from onestack.identity.objects.common import isotime, now
 from onestack.kernel.api.faults import BadRequest, Forbidden, NotFound, Unauthorized
 from onestack.kernel.tokens import TokenInvalid, TokenPayload, new_audit_id
@@ -90,12 +98,18 @@ async def _by_token(identity: Identity, conn: AsyncConnection, section: Any) -> 
     try:
         parent = identity.validator.validate(section["id"])
     except TokenInvalid:
-        raise _refuse("The token is invalid, expired or revoked.") from None
+        # As Keystone: a token that no longer validates is not found (404), not 401.
+        raise NotFound("Could not find token: the token is invalid, expired or "
+                       "revoked.") from None
     if parent.app_cred_id:
         raise Forbidden("A token created by an application credential cannot be used to "
                         "obtain another token.")
+    if parent.trust_id:
+        raise Forbidden("A trust-scoped token cannot be used to obtain another token: "
+                        "create a new trust-scoped token instead.")
     found = await _user_ref(conn, {"id": parent.user_id})
-    return Authenticated(user=found, methods=list(parent.methods), parent_scope=parent,
+    return Authenticated(user=found, methods=sorted({*parent.methods, "token"}),
+                         parent_scope=parent,
                          expires_at=parent.expires_at, audit_chain=parent.audit_ids[-1])
 
 
@@ -177,14 +191,15 @@ async def _scope_target(conn: AsyncConnection, scope: Any) -> tuple[str, dict[st
             raise BadRequest("Invalid input for field 'scope/system': only {'all': true}.")
         return "system", None
     if "OS-TRUST:trust" in scope:
-        raise Forbidden("Trusts are not enabled in this cloud.")
+        return "trust", await trusts.lookup_for_scope(conn, scope["OS-TRUST:trust"])
     raise BadRequest("Invalid input for field 'scope'.")
 
 
-async def issue(identity: Identity, conn: AsyncConnection, auth: dict[str, Any]
-                ) -> tuple[TokenPayload, Authenticated]:
-    """Authenticate and scope; the payload of the new token."""
-    who = await authenticate(identity, conn, auth)
+async def issue(identity: Identity, conn: AsyncConnection, auth: dict[str, Any],
+                who: Authenticated | None = None) -> tuple[TokenPayload, Authenticated]:
+    """Authenticate (unless the caller already did: ``who``) and scope; the payload
+    of the new token."""
+    who = who or await authenticate(identity, conn, auth)
     user_id = who.user["id"]
     scope = auth.get("scope")
     kind: str | None = None
@@ -211,6 +226,12 @@ async def issue(identity: Identity, conn: AsyncConnection, auth: dict[str, Any]
         if candidate and candidate["enabled"] and await assignments.effective_role_ids(
                 conn, user_id, project_id=candidate["id"]):
             kind, target = "project", candidate
+    grant: trusts.Grant | None = None
+    if kind == "trust":
+        assert target is not None
+        grant = await trusts.redeem(conn, target, user_id)
+        who.user, user_id = grant.user, grant.user["id"]
+        kind, target = ("project", grant.project) if grant.project else (None, None)
     role_ids: set[str] = set()
     if kind is not None:
         if target is not None and not target["enabled"]:
@@ -220,8 +241,8 @@ async def issue(identity: Identity, conn: AsyncConnection, auth: dict[str, Any]
             domain = await projects.get(conn, target["domain_id"], domain=True)
             if not domain["enabled"]:
                 raise _refuse(f"The domain of project {target['id']} is disabled.")
-            role_ids = await assignments.effective_role_ids(conn, user_id,
-                                                            project_id=target["id"])
+            role_ids = grant.role_ids if grant else await assignments.effective_role_ids(
+                conn, user_id, project_id=target["id"])
         elif kind == "domain":
             assert target is not None
             role_ids = await assignments.effective_role_ids(conn, user_id,
@@ -237,6 +258,11 @@ async def issue(identity: Identity, conn: AsyncConnection, auth: dict[str, Any]
     issued = now()
     lifetime = issued + identity.settings.token_expiration
     expires = min(lifetime, who.expires_at) if who.expires_at else lifetime
+    if grant is not None:
+        expires = min(expires, grant.trust["expires_at"] or expires)
+        if grant.trust["remaining_uses"] is not None:
+            async with identity.write() as spending:
+                await trusts.consume_use(spending, grant.trust["id"])
     audit_ids = [new_audit_id()] + ([who.audit_chain] if who.audit_chain else [])
     payload = TokenPayload(
         user_id=user_id, methods=who.methods, expires_at=expires, issued_at=issued,
@@ -247,6 +273,7 @@ async def issue(identity: Identity, conn: AsyncConnection, auth: dict[str, Any]
         system="all" if kind == "system" else None,
         roles=sorted(r["name"] for r in role_rows.values()),
         app_cred_id=who.app_cred["id"] if who.app_cred else None,
+        trust_id=grant.trust["id"] if grant else None,
         is_domain_project=bool(target and target.get("is_domain") and kind == "project"))
     return payload, who
 
@@ -283,6 +310,8 @@ async def render(identity: Identity, conn: AsyncConnection, payload: TokenPayloa
     elif payload.system:
         body["system"] = {"all": True}
         role_ids = await assignments.effective_role_ids(conn, payload.user_id, system=True)
+    if payload.trust_id:
+        body["OS-TRUST:trust"], role_ids = await trusts.token_view(identity.db, payload)
     if payload.app_cred_id:
         cred = await app_creds.find_by_id(conn, payload.app_cred_id)
         if cred is None:
@@ -297,5 +326,5 @@ async def render(identity: Identity, conn: AsyncConnection, payload: TokenPayloa
         body["roles"] = [{"id": r["id"], "name": r["name"]} for r in
                          sorted(role_rows.values(), key=lambda r: r["name"])]
         if catalog_wanted:
-            body["catalog"] = await catalog.build_catalog(conn)
+            body["catalog"] = await catalog.build_catalog(conn, payload.project_id)
     return {"token": body}

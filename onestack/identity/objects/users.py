@@ -97,10 +97,12 @@ def check_complexity(secret: str, settings: IdentityConfig) -> None:
 async def _store_password(conn: AsyncConnection, user_row: dict[str, Any], secret: str,
                           settings: IdentityConfig, *, self_service: bool) -> None:
     check_complexity(secret, settings)
-    if settings.unique_last_password_count > 1:
+    # As Keystone: a user's own change may not reuse any of the last N passwords (the
+    # current one included); an administrator's reset is not held to the history.
+    if self_service and settings.unique_last_password_count > 0:
         recent = await conn.execute(
             sa.select(password.c.hash).where(password.c.user_id == user_row["id"])
-            .order_by(password.c.id.desc()).limit(settings.unique_last_password_count - 1))
+            .order_by(password.c.id.desc()).limit(settings.unique_last_password_count))
         for (hashed,) in recent:
             if await check_secret(secret, hashed):
                 raise BadRequest("The new password cannot be identical to a previous "
@@ -176,9 +178,9 @@ async def update(conn: AsyncConnection, current: dict[str, Any], body: dict[str,
 async def change_password(conn: AsyncConnection, current: dict[str, Any], original: str,
                           new: str, settings: IdentityConfig,
                           verified: dict[str, bytes]) -> None:
-    stored = await current_password(conn, current["id"])
-    if stored is None or not await check_secret(original, stored["hash"]):
-        raise Unauthorized("The request you have made requires authentication.")
+    # Failed originals count towards the lockout, as failed authentications do.
+    stored = await verify_password(conn, current, original, settings, verified,
+                                   refuse_expired=False)
     if (current.get("options") or {}).get("lock_password"):
         raise BadRequest("You cannot change your password at this time due to password "
                          "policy disallowing password changes.")
@@ -199,9 +201,10 @@ def _cache_digest(user_id: str, secret: str, hashed: str) -> bytes:
 
 
 async def verify_password(conn: AsyncConnection, user_row: dict[str, Any], secret: str,
-                          settings: IdentityConfig, verified: dict[str, bytes]
-                          ) -> dict[str, Any]:
-    """Check the password with lockout accounting; returns the stored password row."""
+                          settings: IdentityConfig, verified: dict[str, bytes], *,
+                          refuse_expired: bool = True) -> dict[str, Any]:
+    """Check the password with lockout accounting; returns the stored password row.
+    ``refuse_expired=False`` accepts an expired password (to change it)."""
     refused = Unauthorized("The request you have made requires authentication.")
     options = user_row.get("options") or {}
     lockout_applies = (settings.lockout_failure_attempts > 0
@@ -230,7 +233,7 @@ async def verify_password(conn: AsyncConnection, user_row: dict[str, Any], secre
         await conn.execute(sa.update(user).where(user.c.id == user_row["id"])
                            .values(failed_auth_count=0, failed_auth_at=None))
         await conn.commit()
-    if stored["expires_at"] is not None and stored["expires_at"] <= now():
+    if refuse_expired and stored["expires_at"] is not None and stored["expires_at"] <= now():
         raise Unauthorized(f"The password is expired and needs to be changed for user: "
                            f"{user_row['id']}.")
     return stored
