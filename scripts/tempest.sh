@@ -172,6 +172,8 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
 WS=$WS_ROOT/workspace
 "$TEMPEST_VENV/bin/tempest" init --workspace-path "$WS_ROOT/workspace.yaml" "$WS" >/dev/null \
     || die "tempest init failed"
@@ -305,22 +307,24 @@ RC=$?
 set -e
 
 # ------------------------------------------------------------------- results
-# status<TAB>id for every test of the last run (ids without the [...] tag)
-if ! (cd "$WS" && "$TEMPEST_VENV/bin/stestr" last --subunit 2>/dev/null) \
-        | "$TEMPEST_VENV/bin/subunit2csv" --no-passthrough 2>/dev/null \
+# status<TAB>id for every test of the last run (ids without the [...] tag).
+# subunit2csv statuses: success, failure, error, skip, xfail, uxsuccess.
+# (`stestr last` and subunit2csv exit 1 when the run had failures.)
+(cd "$WS" && "$TEMPEST_VENV/bin/stestr" last --subunit >"$WS/last.subunit" 2>/dev/null) || true
+if ! { "$TEMPEST_VENV/bin/subunit2csv" --no-passthrough <"$WS/last.subunit" || true; } \
         | "$PY" -c '
 import csv, re, sys
-rows = list(csv.reader(sys.stdin))
-for row in rows[1:]:
+for row in list(csv.reader(sys.stdin))[1:]:
     if len(row) >= 2:
         print(row[1] + "\t" + re.sub(r"\[.*\]$", "", row[0]))
 ' >"$WS/results.tsv"; then
     log "could not read the subunit results of the run"
     : >"$WS/results.tsv"
 fi
-awk -F'\t' '$1 == "success" {print $2}' "$WS/results.tsv" | sort -u >"$WS/passed.txt"
-awk -F'\t' '$1 == "fail" {print $2}' "$WS/results.tsv" | sort -u >"$WS/failed.txt"
-awk -F'\t' '$1 == "skip" {print $2}' "$WS/results.tsv" | sort -u >"$WS/skipped.txt"
+awk -F'\t' '$1 == "success" {print $2}' "$WS/results.tsv" | LC_ALL=C sort -u >"$WS/passed.txt"
+awk -F'\t' '$1 != "success" && $1 != "skip" && $1 != "xfail" {print $2}' "$WS/results.tsv" \
+    | LC_ALL=C sort -u >"$WS/failed.txt"
+awk -F'\t' '$1 == "skip" {print $2}' "$WS/results.tsv" | LC_ALL=C sort -u >"$WS/skipped.txt"
 N_PASS=$(wc -l <"$WS/passed.txt")
 N_FAIL=$(wc -l <"$WS/failed.txt")
 N_SKIP=$(wc -l <"$WS/skipped.txt")

@@ -83,6 +83,12 @@ class RevocationEvent:
     def matches(self, payload: TokenPayload) -> bool:
         if payload.issued_at > self.issued_before:
             return False
+        # Tokens carry role names, not ids: identity revokes a role through the users
+        # that held it. And an event that names nothing must never revoke everything.
+        if self.role_id is not None or not any(
+                (self.user_id, self.project_id, self.domain_id, self.trust_id, self.audit_id,
+                 self.audit_chain_id, self.app_cred_id)):
+            return False
         if self.user_id is not None and self.user_id != payload.user_id:
             return False
         if self.project_id is not None and self.project_id != payload.project_id:

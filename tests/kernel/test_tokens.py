@@ -71,3 +71,16 @@ def test_expired_tokens_and_the_allow_expired_window(tmp_path: Path) -> None:
     with pytest.raises(TokenInvalid, match="expired"):
         validator.validate(token)
     assert validator.validate(token, allow_expired_window=60).user_id == "u"
+
+
+def test_an_event_that_names_nothing_revokes_nothing(tmp_path: Path) -> None:
+    keys = KeyRepository(tmp_path / "k")
+    keys.initialize()
+    codec = TokenCodec(keys)
+    revocations = RevocationList()
+    validator = TokenValidator(codec, revocations)
+    token = codec.encode(payload(issued_at=time.time() - 10))
+    now = time.time()
+    revocations.add(RevocationEvent(revoked_at=now, issued_before=now))
+    revocations.add(RevocationEvent(revoked_at=now, issued_before=now, role_id="r"))
+    assert validator.validate(token).user_id == "u"
