@@ -164,7 +164,7 @@ async def _inherit_targets(conn: AsyncConnection, entry: Entry) -> list[str]:
 
 async def listing(conn: AsyncConnection, query: dict[str, Any], url: Any) -> list[Entry]:
     """The entries of ``GET /v3/role_assignments`` for the parsed query."""
-    rows = await conn.execute(sa.select(assignment))
+    rows = await conn.execute(sa.select(assignment).order_by(*assignment.primary_key.columns))
     entries = []
     for r in rows:
         actor, target = _KINDS[r.type]
