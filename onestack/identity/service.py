@@ -9,6 +9,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -42,6 +43,19 @@ class Identity:
     token_documents: OrderedDict[tuple[str, bool], tuple[int, int, float, bytes]] = field(
         default_factory=OrderedDict)
     document_lifetime: float = 30.0
+    # Rows the token path reads, kept until the next write or for cache_ttl seconds.
+    cache_ttl: float = 5.0
+    _read_cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    _read_cache_key: tuple[int, float] = (-1, 0.0)
+
+    def read_cache(self) -> dict[tuple[Any, ...], Any]:
+        moment = time.monotonic()
+        generation, since = self._read_cache_key
+        if (generation != self.generation or moment - since > self.cache_ttl
+                or len(self._read_cache) > 50000):
+            self._read_cache.clear()
+            self._read_cache_key = (self.generation, moment)
+        return self._read_cache
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:

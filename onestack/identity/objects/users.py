@@ -202,9 +202,11 @@ def _cache_digest(user_id: str, secret: str, hashed: str) -> bytes:
 
 async def verify_password(conn: AsyncConnection, user_row: dict[str, Any], secret: str,
                           settings: IdentityConfig, verified: dict[str, bytes], *,
-                          refuse_expired: bool = True) -> dict[str, Any]:
-    """Check the password with lockout accounting; returns the stored password row.
-    ``refuse_expired=False`` accepts an expired password (to change it)."""
+                          refuse_expired: bool = True, stored: dict[str, Any] | None = None
+                          ) -> dict[str, Any]:
+    """Check the password with lockout accounting; returns the stored password row
+    (``stored``, when the caller already read it). ``refuse_expired=False`` accepts an
+    expired password (to change it)."""
     refused = Unauthorized("The request you have made requires authentication.")
     options = user_row.get("options") or {}
     lockout_applies = (settings.lockout_failure_attempts > 0
@@ -213,7 +215,8 @@ async def verify_password(conn: AsyncConnection, user_row: dict[str, Any], secre
         locked_since = user_row["failed_auth_at"] or 0
         if now() - locked_since < settings.lockout_duration:
             raise Unauthorized(f"The account is locked for user: {user_row['id']}.")
-    stored = await current_password(conn, user_row["id"])
+    if stored is None:
+        stored = await current_password(conn, user_row["id"])
     if stored is None:
         raise refused
     digest = _cache_digest(user_row["id"], secret, stored["hash"])
