@@ -299,7 +299,7 @@ PYEOF
 fi
 RUN_ARGS+=("${EXTRA[@]}")
 
-log "tempest $(cd "$WS" && "$TEMPEST_VENV/bin/tempest" --version 2>/dev/null || echo '?') against $AUTH_URL; services: ${API_PKGS[*]}; workers: $CONCURRENCY"
+log "running $("$TEMPEST_VENV/bin/tempest" --version 2>/dev/null || echo tempest) against $AUTH_URL; services: ${API_PKGS[*]}; workers: $CONCURRENCY"
 log "selection: ${REGEX:+regex $REGEX }${INCLUDE_LIST:+include-list $INCLUDE_LIST}"
 set +e
 (cd "$WS" && "$TEMPEST_VENV/bin/tempest" "${RUN_ARGS[@]}")
