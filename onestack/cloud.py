@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from onestack.identity import api as identity_api
+from onestack.identity import manager as identity_manager
 from onestack.identity import service as identity_service
 from onestack.identity.bootstrap import bootstrap
 from onestack.identity.objects import revocations
@@ -112,10 +113,17 @@ class Cloud:
         ports = {self.config.api.ports[name]: app for name, app in self.apps.items()}
         self.server = HttpServer(self.config.api.host, ports)
         task = asyncio.create_task(self.server.serve())
-        if ready is not None:
-            await self.server.started()
-            ready.set()
-        await task
+        periodic = [asyncio.create_task(identity_manager.run_periodic(
+            self.services["identity"]))]
+        try:
+            if ready is not None:
+                await self.server.started()
+                ready.set()
+            await task
+        finally:
+            for loop in periodic:
+                loop.cancel()
+            await asyncio.gather(*periodic, return_exceptions=True)
 
     def stop(self) -> None:
         if self.server is not None:

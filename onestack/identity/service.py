@@ -40,6 +40,8 @@ class Identity:
     # Bumped after every committed write: rendered token documents older than the
     # current generation (or than the cache lifetime) are rendered again.
     generation: int = 0
+    # The newest revocation event row this process has taken in.
+    revocation_cursor: int = 0
     token_documents: OrderedDict[tuple[str, bool], tuple[int, int, float, bytes]] = field(
         default_factory=OrderedDict)
     document_lifetime: float = 30.0

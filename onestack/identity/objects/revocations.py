@@ -33,15 +33,36 @@ def _horizon(identity: Identity) -> float:
     return now() - settings.token_expiration - settings.allow_expired_window
 
 
+def _event(row: Any) -> RevocationEvent:
+    return RevocationEvent(**{k: v for k, v in row._mapping.items() if k != "id"})
+
+
 async def load(identity: Identity) -> None:
+    """At start: forget events past any token's lifetime, load the rest."""
     async with identity.db.writer() as conn:
         horizon = _horizon(identity)
         await conn.execute(sa.delete(revocation_event)
                            .where(revocation_event.c.revoked_at < horizon))
-        rows = await conn.execute(sa.select(revocation_event))
-        events = [RevocationEvent(**{k: v for k, v in r._mapping.items() if k != "id"})
-                  for r in rows]
-    identity.revocations.replace(events)
+        rows = list(await conn.execute(sa.select(revocation_event)))
+    identity.revocations.replace([_event(r) for r in rows])
+    identity.revocation_cursor = max((r.id for r in rows), default=0)
+
+
+async def refresh(identity: Identity) -> int:
+    """Take in events other processes wrote since the last look; returns how many."""
+    async with identity.db.reader() as conn:
+        rows = list(await conn.execute(
+            sa.select(revocation_event).where(revocation_event.c.id > identity.revocation_cursor)
+            .order_by(revocation_event.c.id)))
+    known = set(identity.revocations.events)
+    added = 0
+    for row in rows:
+        event = _event(row)
+        if event not in known:  # this process's own events are already in the list
+            identity.revocations.add(event)
+            added += 1
+        identity.revocation_cursor = row.id
+    return added
 
 
 async def since(conn: AsyncConnection, moment: float) -> list[dict[str, Any]]:
