@@ -20,8 +20,7 @@ DEFAULTS: dict[str, str] = {
     "domain_reader": "rule:reader or (role:reader and domain_id:%(target.domain_id)s)",
     "domain_admin": "rule:admin_required",
     # domains
-    "identity:get_domain": "rule:domain_reader or token.project.domain.id:%(target.domain.id)s"
-                           " or project_domain_id:%(target.domain_id)s"
+    "identity:get_domain": "rule:domain_reader or project_domain_id:%(target.domain_id)s"
                            " or user_domain_id:%(target.domain_id)s",
     "identity:list_domains": "rule:reader",
     "identity:create_domain": "rule:admin_required",

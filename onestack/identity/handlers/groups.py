@@ -17,14 +17,9 @@ from onestack.identity.handlers.common import (
     merge_extra,
 )
 from onestack.identity.objects import assignments, groups, projects, revocations, users
+from onestack.identity.schemas import groups as schemas
 from onestack.kernel.api.faults import NotFound
 from onestack.kernel.api.request import Request, empty_response, json_response
-
-_GROUP = {"name": {"type": "string", "minLength": 1, "maxLength": 64},
-          "domain_id": {"type": "string", "minLength": 1, "maxLength": 64},
-          "description": {"type": ["string", "null"]}}
-group_create = {"type": "object", "properties": _GROUP, "required": ["name"]}
-group_update = {"type": "object", "properties": _GROUP, "minProperties": 1}
 
 
 def render_group(req: Request, row: dict[str, Any]) -> dict[str, Any]:
@@ -50,10 +45,7 @@ async def get_group(req: Request) -> Response:
 
 
 async def create_group(req: Request) -> Response:
-    from onestack.kernel.api.validation import validate
-
-    body = await body_of(req, "group")
-    validate(group_create, body)
+    body = await body_of(req, "group", schemas.group_create)
     ctx = context_of(req)
     body.setdefault("domain_id", ctx.project_domain_id or ctx.domain_id or "default")
     enforce(req, "identity:create_group", {"target.domain_id": body["domain_id"]})
@@ -64,10 +56,7 @@ async def create_group(req: Request) -> Response:
 
 
 async def update_group(req: Request) -> Response:
-    from onestack.kernel.api.validation import validate
-
-    body = await body_of(req, "group")
-    validate(group_update, body)
+    body = await body_of(req, "group", schemas.group_update)
     enforce(req, "identity:update_group")
     async with identity_of(req).write() as conn:
         row = await groups.update(conn, await groups.get(conn, req.params["group_id"]), body)
