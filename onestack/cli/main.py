@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from onestack import __version__
 from onestack.kernel.config import ConfigError, load
@@ -74,13 +75,22 @@ async def _up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(coroutine: Any) -> int:
+    """Run on uvloop when it is installed (it is with uvicorn[standard])."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
+
+
 def main(argv: list[str] | None = None) -> int:
     from onestack.cloud import StateDirError
 
     args = _parser().parse_args(argv)
     try:
         if args.command == "up":
-            return asyncio.run(_up(args))
+            return _run(_up(args))
         if args.command == "openrc":
             config = load(args.config, state_dir=args.state_dir)
             print((config.state_dir / "admin-openrc").read_text(), end="")

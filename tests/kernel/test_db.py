@@ -64,3 +64,24 @@ async def test_duplicate_detection(db: Database) -> None:
         async with db.writer() as conn:
             await conn.execute(sa.insert(parent).values(id=2, name="a"))
     assert is_duplicate(error.value)
+
+
+async def test_identity_migrations_skip_alembic_when_current(tmp_path: Path) -> None:
+    import importlib
+
+    from onestack.identity.service import MIGRATIONS
+    from onestack.kernel.db.migrate import is_current, newest_revision, upgrade
+
+    database = Database(f"sqlite+aiosqlite:///{tmp_path}/identity.db")
+    try:
+        assert not await is_current(database, "identity", MIGRATIONS)
+        await upgrade(database, "identity", MIGRATIONS)
+        assert await is_current(database, "identity", MIGRATIONS)
+        head = importlib.import_module(
+            "onestack.identity.migrations.versions."
+            + next(p.stem for p in (MIGRATIONS / "versions").glob(
+                f"{newest_revision(MIGRATIONS)}_*.py")))
+        assert head.revision == newest_revision(MIGRATIONS)
+        await upgrade(database, "identity", MIGRATIONS)  # nothing to do, no error
+    finally:
+        await database.close()

@@ -24,7 +24,7 @@ async def issue_token(req: Request) -> Response:
     if not isinstance(document, dict) or not isinstance(document.get("auth"), dict):
         raise BadRequest("Expecting to find auth in the request body.")
     nocatalog = req.has_query("nocatalog")
-    async with identity.db.reader() as conn:
+    async with identity.db.lazy_reader() as conn:
         payload, _ = await tokens.issue(identity, conn, document["auth"])
         token = identity.codec.encode(payload)
         body = await tokens.render(identity, conn, payload, catalog_wanted=not nocatalog)
@@ -53,7 +53,7 @@ async def validate_token(req: Request) -> Response:
     nocatalog = req.has_query("nocatalog")
     content = identity.cached_document(subject, nocatalog)
     if content is None:
-        async with identity.db.reader() as conn:
+        async with identity.db.lazy_reader() as conn:
             try:
                 body = await tokens.render(identity, conn, payload,
                                            catalog_wanted=not nocatalog)

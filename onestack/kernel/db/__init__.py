@@ -99,6 +99,16 @@ class Database:
             yield conn
 
     @contextlib.asynccontextmanager
+    async def lazy_reader(self) -> AsyncIterator[LazyConnection]:
+        """A reader that checks out a connection only when a query runs: for paths that
+        are usually answered from memory."""
+        lazy = LazyConnection(self)
+        try:
+            yield lazy
+        finally:
+            await lazy.release()
+
+    @contextlib.asynccontextmanager
     async def writer(self) -> AsyncIterator[AsyncConnection]:
         """A transaction that commits when the block ends and rolls back on error."""
         if self._write_lock is None:
@@ -127,3 +137,34 @@ def is_duplicate(error: Exception) -> bool:
         return bool(sqlstate == PG_UNIQUE_VIOLATION)
     text = str(original).lower()  # SQLite: "UNIQUE constraint failed: ..."
     return "unique" in text or "duplicate" in text
+
+
+class LazyConnection:
+    """Stands in for an AsyncConnection; connects on the first statement."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._conn: AsyncConnection | None = None
+
+    async def _connection(self) -> AsyncConnection:
+        if self._conn is None:
+            self._conn = await self._db.engine.connect()
+        return self._conn
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return await (await self._connection()).execute(*args, **kwargs)
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        return await (await self._connection()).scalar(*args, **kwargs)
+
+    async def commit(self) -> None:
+        if self._conn is not None:
+            await self._conn.commit()
+
+    async def run_sync(self, *args: Any, **kwargs: Any) -> Any:
+        return await (await self._connection()).run_sync(*args, **kwargs)
+
+    async def release(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None

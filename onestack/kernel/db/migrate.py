@@ -32,6 +32,9 @@ class MigrationLockTimeout(RuntimeError):
 
 
 def _script_directory(migrations: Path) -> tuple[Config, ScriptDirectory]:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     config = Config()
     config.set_main_option("script_location", str(migrations))
     return config, ScriptDirectory.from_config(config)
@@ -73,6 +76,7 @@ def _upgrade(connection: Connection, service: str, migrations: Path) -> None:
 
 
 def _run_migrations(connection: Connection, service: str, migrations: Path) -> None:
+
     config, script = _script_directory(migrations)
 
     def steps(revision: Any, _context: Any) -> Any:
@@ -85,6 +89,28 @@ def _run_migrations(connection: Connection, service: str, migrations: Path) -> N
             env.run_migrations()
 
 
+def newest_revision(migrations: Path) -> str | None:
+    """Revision ids are the sequential prefixes of the files (scripts/new_migration.py
+    names them so), which tells the head without loading Alembic."""
+    prefixes = sorted(p.name.split("_", 1)[0]
+                      for p in (migrations / "versions").glob("[0-9]*_*.py"))
+    return prefixes[-1] if prefixes else None
+
+
+async def is_current(db: Database, service: str, migrations: Path) -> bool:
+    try:
+        async with db.reader() as conn:
+            found = await conn.execute(sa.text(
+                f"SELECT version_num FROM {version_table(service)}"))
+            versions = list(found.scalars())
+    except sa.exc.DBAPIError:  # no version table yet
+        return False
+    return versions == [newest_revision(migrations)]
+
+
 async def upgrade(db: Database, service: str, migrations: Path) -> None:
+    # Most starts find the schema current: skip importing Alembic (time and memory).
+    if await is_current(db, service, migrations):
+        return
     async with db.writer() as conn:
         await conn.run_sync(_upgrade, service, migrations)
