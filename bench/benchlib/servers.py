@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import sys
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from benchlib.profiling import Profiler
 
 
-class Server:
+class Server(ABC):
     """One server under test; root is the run's temp dir, args the parsed command line."""
 
     name = ""
@@ -51,27 +52,29 @@ class Server:
         return (f"{sys.executable} -c 'import urllib.request as u; "
                 f"u.urlopen(\"{self.url}\", timeout=5)'")
 
+    @abstractmethod
     def prepare(self) -> None:
         """Untimed set-up before the first launch (self.port is set by then)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def launch(self, state: Path, label: str) -> dict:
         """Start on the state dir and wait until ready; launch_probe's figures."""
-        raise NotImplementedError
 
+    @abstractmethod
     def roots(self) -> list[int]:
         """The live root pids of the running server."""
-        raise NotImplementedError
 
+    @abstractmethod
     def stop(self) -> None:
-        raise NotImplementedError
+        """Stop the server and everything it started."""
 
+    @abstractmethod
     def password(self) -> str:
         """The admin password the bench client logs in with."""
-        raise NotImplementedError
 
+    @abstractmethod
     def versions(self) -> dict:
-        raise NotImplementedError
+        """The versions of the server's software, for the report."""
 
 
 class OnestackServer(Server):
@@ -100,9 +103,9 @@ class OnestackServer(Server):
             raise BenchError("onestack is not installed (pip install -e .)")
         return found
 
+    @abstractmethod
     def config_text(self) -> str:
         """The service's own TOML tables (its port, its settings)."""
-        raise NotImplementedError
 
     def prepare(self) -> None:
         self.config = self.root / "onestack.toml"
