@@ -4,6 +4,7 @@ one process, one asyncio loop. ``onestack up`` and the test fixtures both use it
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import secrets
@@ -14,14 +15,11 @@ from typing import Any
 
 import yaml
 
-from onestack.identity import api as identity_api
-from onestack.identity import manager as identity_manager
-from onestack.identity import service as identity_service
-from onestack.identity.bootstrap import bootstrap
-from onestack.identity.objects import revocations
-from onestack.kernel.api.app import ServiceApp, ServiceSpec
+from onestack.identity.bootstrap import register_service
+from onestack.kernel.api.app import ServiceApp
 from onestack.kernel.api.server import HttpServer
 from onestack.kernel.config import Config
+from onestack.kernel.service import Runtime, ServiceModule
 
 log = logging.getLogger("onestack")
 MARKER = ".onestack-state"
@@ -86,10 +84,18 @@ def write_client_files(config: Config, password: str) -> tuple[Path, Path]:
     return openrc, clouds
 
 
+# Every service run by `onestack up`, in start order (identity first: it provides the
+# token validator and the catalog the others register in).
+SERVICE_MODULES = (
+    "onestack.identity.service",
+)
+
+
 @dataclass
 class Cloud:
     config: Config
     services: dict[str, Any] = field(default_factory=dict)
+    modules: dict[str, ServiceModule] = field(default_factory=dict)
     apps: dict[str, ServiceApp] = field(default_factory=dict)
     server: HttpServer | None = None
     password: str = ""
@@ -99,22 +105,28 @@ class Cloud:
         config = self.config
         self.password = admin_password(config)
         config.identity.admin_password = self.password
-        identity = await identity_service.build(config)
-        await bootstrap(identity)
-        await revocations.load(identity)
-        self.services["identity"] = identity
-        spec = ServiceSpec("identity", identity_api.ROUTES, fault_style="keystone",
-                           auth_uri=identity.base_url + "/v3")
-        self.apps["identity"] = ServiceApp(spec, identity.validator, identity,
-                                           max_body=config.api.max_request_body_size,
-                                           log_requests=config.api.access_log)
+        runtime = Runtime(config)
+        for path in SERVICE_MODULES:
+            module: ServiceModule = importlib.import_module(path)  # type: ignore[assignment]
+            state = await module.build(runtime)
+            assert runtime.validator is not None, "identity must start first"
+            self.services[module.NAME] = state
+            self.modules[module.NAME] = module
+            self.apps[module.NAME] = ServiceApp(
+                module.spec(state), runtime.validator, state,
+                max_body=config.api.max_request_body_size, log_requests=config.api.access_log)
+        identity = self.services["identity"]
+        for name, module in self.modules.items():
+            for service_type, suffix in module.CATALOG:
+                await register_service(identity, service_type,
+                                       config.public_url(name) + suffix)
 
     async def serve(self, ready: asyncio.Event | None = None) -> None:
         ports = {self.config.api.ports[name]: app for name, app in self.apps.items()}
         self.server = HttpServer(self.config.api.host, ports)
         task = asyncio.create_task(self.server.serve())
-        periodic = [asyncio.create_task(identity_manager.run_periodic(
-            self.services["identity"]))]
+        periodic = [asyncio.create_task(module.periodic(self.services[name]))
+                    for name, module in self.modules.items()]
         try:
             if ready is not None:
                 await self.server.started()
@@ -130,5 +142,5 @@ class Cloud:
             self.server.stop()
 
     async def close(self) -> None:
-        for service in self.services.values():
-            await service.db.close()
+        for name, module in reversed(self.modules.items()):
+            await module.close(self.services[name])

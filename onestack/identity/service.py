@@ -14,11 +14,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onestack.identity import policies
+from onestack.kernel.api.app import ServiceSpec
 from onestack.kernel.auth import RevocationList, TokenValidator
 from onestack.kernel.config import Config
 from onestack.kernel.db import Database
 from onestack.kernel.db.migrate import upgrade
 from onestack.kernel.policy import Enforcer
+from onestack.kernel.service import Runtime
 from onestack.kernel.tokens import KeyRepository, TokenCodec
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -89,7 +91,8 @@ class Identity:
         return f"{self.base_url}/v3/{path}"
 
 
-async def build(config: Config, revocations: RevocationList | None = None) -> Identity:
+async def open_identity(config: Config, revocations: RevocationList | None = None
+                        ) -> Identity:
     state = config.state_dir
     keys = KeyRepository(state / "fernet-keys", config.identity.fernet_max_active_keys)
     keys.initialize()
@@ -105,3 +108,35 @@ async def build(config: Config, revocations: RevocationList | None = None) -> Id
                     codec=codec, revocations=revocations,
                     validator=TokenValidator(codec, revocations), policy=enforcer,
                     base_url=config.public_url("identity"))
+
+
+# -- the service module shape (onestack/kernel/service.py) -----------------------------
+NAME = "identity"
+CATALOG = (("identity", "/v3"),)
+
+
+async def build(runtime: Runtime) -> Identity:
+    from onestack.identity.bootstrap import bootstrap
+    from onestack.identity.objects import revocations
+
+    identity = await open_identity(runtime.config)
+    await bootstrap(identity)
+    await revocations.load(identity)
+    runtime.validator = identity.validator
+    return identity
+
+
+def spec(identity: Identity) -> ServiceSpec:
+    from onestack.identity.api import ROUTES
+
+    return ServiceSpec(NAME, ROUTES, fault_style="keystone", auth_uri=identity.base_url + "/v3")
+
+
+async def periodic(identity: Identity) -> None:
+    from onestack.identity.manager import run_periodic
+
+    await run_periodic(identity)
+
+
+async def close(identity: Identity) -> None:
+    await identity.db.close()
