@@ -33,6 +33,9 @@ echo "== pytest"
 python3 -m pytest -q "$@"
 
 if [ "${ONESTACK_TEMPEST:-1}" != 0 ]; then
-  echo "== tempest guard (identity)"
-  scripts/tempest-guard.sh identity
+  for list in tests/tempest/*.passing.txt; do
+    service=$(basename "$list" .passing.txt)
+    echo "== tempest guard ($service)"
+    scripts/tempest-guard.sh "$service"
+  done
 fi
