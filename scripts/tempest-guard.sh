@@ -20,11 +20,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# A free port for every service, so a guard never collides with a running cloud.
+ports=$(python3 - <<'PY'
+import socket
+from onestack.kernel.config import SERVICE_PORTS
+held = []
+for name in SERVICE_PORTS:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    held.append(sock)
+    print(f"{name} = {sock.getsockname()[1]}")
+PY
+)
 # The security-compliance values scripts/tempest.sh writes into tempest.conf.
 cat > "$work/onestack.toml" <<TOML
 [api.ports]
-identity = $port
+$ports
 [identity]
 password_hash_rounds = 4
 lockout_failure_attempts = ${TEMPEST_LOCKOUT_FAILURE_ATTEMPTS:-2}
