@@ -28,6 +28,8 @@ echo "== ruff"
 ruff check onestack tests scripts bench
 echo "== import contracts"
 lint-imports
+echo "== mypy (kernel)"
+mypy
 
 echo "== pytest"
 python3 -m pytest -q "$@"

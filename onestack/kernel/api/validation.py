@@ -9,17 +9,20 @@ import fastjsonschema
 
 from onestack.kernel.api.faults import ValidationError
 
-_compiled: dict[int, Callable[[Any], Any]] = {}
+# Keyed by id(); the schema is kept alongside so its id cannot be reused by another.
+_compiled: dict[int, tuple[dict[str, Any], Callable[[Any], Any]]] = {}
 
 
 def validate(schema: dict[str, Any], body: Any) -> Any:
     """Check ``body`` against ``schema``; a 400 names the failing field."""
-    check = _compiled.get(id(schema))
-    if check is None:
-        check = fastjsonschema.compile(schema)
-        _compiled[id(schema)] = check
+    entry = _compiled.get(id(schema))
+    if entry is None:
+        entry = (schema, fastjsonschema.compile(schema))
+        _compiled[id(schema)] = entry
     try:
-        return check(body)
+        return entry[1](body)
     except fastjsonschema.JsonSchemaValueException as exc:
-        field = exc.name.removeprefix("data").lstrip(".") or "request body"
-        raise ValidationError(f"Invalid input for field '{field}': {exc.message}") from None
+        field = (exc.name or "data").removeprefix("data").lstrip(".") or "request body"
+        # fastjsonschema's message starts with the path ("data.name must be string")
+        problem = exc.message.removeprefix(exc.name or "").strip()
+        raise ValidationError(f"Invalid input for field '{field}': {field} {problem}.") from None
