@@ -88,6 +88,8 @@ def write_client_files(config: Config, password: str) -> tuple[Path, Path]:
 # token validator and the catalog the others register in).
 SERVICE_MODULES = (
     "onestack.identity.service",
+    "onestack.image.service",
+    "onestack.network.service",
 )
 
 

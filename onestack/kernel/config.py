@@ -88,6 +88,43 @@ class IdentityConfig:
 
 
 @dataclass
+class NetworkConfig:
+    # The dataplane driver: "fake" records intent (and marks bound ports ACTIVE).
+    backend: str = "fake"
+    default_mtu: int = 1500
+    # VXLAN network ids handed out to tenant networks: "first:last,first:last".
+    vxlan_ranges: str = "1:1000"
+    # physical network name -> bridge (or interface) it maps to; flat networks need one.
+    physical_networks: dict[str, str] = field(default_factory=lambda: {"physnet1": "br-ex"})
+    # Network types a backend can build; "vlan" only where a backend supports it.
+    network_types: str = "local,flat,vxlan"
+    # The type a project network gets when none is asked for.
+    tenant_network_type: str = "vxlan"
+    # Quotas per project (-1: unlimited).
+    quota_network: int = 100
+    quota_subnet: int = 100
+    quota_subnetpool: int = -1
+    quota_port: int = 500
+    quota_router: int = 10
+    quota_floatingip: int = 50
+    quota_security_group: int = 10
+    quota_security_group_rule: int = 100
+
+
+@dataclass
+class ImageConfig:
+    # The store new image data goes to ("file"; the object store arrives later).
+    default_store: str = "file"
+    # Directory of the file store; empty: STATE_DIR/images.
+    filesystem_store_datadir: str = ""
+    # Largest image accepted, in bytes (Glance's image_size_cap, 1 TiB).
+    image_size_cap: int = 1099511627776
+    # Per project: how many images, and how many bytes of image data (-1: no limit).
+    quota_images_per_project: int = -1
+    quota_bytes_per_project: int = -1
+
+
+@dataclass
 class Config:
     state_dir: Path = field(default_factory=default_state_dir)
     log_level: str = "INFO"
@@ -95,6 +132,8 @@ class Config:
     bus: BusConfig = field(default_factory=BusConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
+    image: ImageConfig = field(default_factory=ImageConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
 
     def database_url(self, service: str) -> str:
         return self.database.url.format(service=service, state_dir=self.state_dir)

@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from onestack.kernel.config import SERVICE_PORTS
 from tests.conftest import free_port
 
 
 def start(state: Path, port: int, *extra: str) -> subprocess.Popen[str]:
     config = state.parent / "onestack.toml"
-    config.write_text(f"[api.ports]\nidentity = {port}\n[identity]\npassword_hash_rounds = 4\n")
+    others = "".join(f"{name} = {free_port()}\n" for name in SERVICE_PORTS if name != "identity")
+    config.write_text(f"[api.ports]\nidentity = {port}\n{others}"
+                      "[identity]\npassword_hash_rounds = 4\n")
     return subprocess.Popen([sys.executable, "-m", "onestack.cli.main", "up", "--state-dir",
                              str(state), "--config", str(config), *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -10,7 +10,7 @@ from tests.conftest import LiveCloud
 
 WALKTHROUGH = Path(__file__).resolve().parents[3] / "shared" / "acceptance" / \
     "seed_walkthrough.sh"
-SECTIONS = ["identity"]
+SECTIONS = ["identity", "image", "network"]
 
 
 def test_walkthrough_sections_of_existing_services_pass(live_cloud: LiveCloud) -> None:

@@ -49,6 +49,7 @@ class Endpoints:
     def __init__(self, name: str = "anonymous") -> None:
         self.name = name
         self.received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.sleeping = asyncio.Event()
 
     async def echo(self, ctx: dict[str, Any], value: Any) -> Any:
         return value
@@ -69,6 +70,7 @@ class Endpoints:
         raise ValueError("no such flavor")
 
     async def sleep(self, ctx: dict[str, Any], seconds: float) -> float:
+        self.sleeping.set()
         await asyncio.sleep(seconds)
         return seconds
 
@@ -274,9 +276,11 @@ async def test_concurrent_calls_are_handled_concurrently(bus: Bus, peer: Bus, to
 
 
 async def test_close_fails_pending_calls(bus: Bus, peer: Bus, topic: str) -> None:
-    await peer.serve(Target(topic), Endpoints())
-    pending = asyncio.create_task(peer_call(bus, Target(topic), "sleep", seconds=1))
-    await asyncio.sleep(0.1)
+    endpoints = Endpoints()
+    await peer.serve(Target(topic), endpoints)
+    pending = asyncio.create_task(peer_call(bus, Target(topic), "sleep", seconds=2))
+    # close only once the call is surely in flight (a fixed sleep races on a busy host)
+    await asyncio.wait_for(endpoints.sleeping.wait(), DELIVERY_WAIT)
     await bus.close()
     with pytest.raises(BusError):
         await pending

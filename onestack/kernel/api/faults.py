@@ -110,8 +110,26 @@ def nova_fault(error: ApiError) -> dict[str, Any]:
     return {key: {"code": error.status, "message": error.message}}
 
 
+# Neutron's type for an error raised without one (webob's exception names).
+_NEUTRON_TYPES = {
+    400: "HTTPBadRequest",
+    401: "HTTPUnauthorized",
+    403: "HTTPForbidden",
+    404: "HTTPNotFound",
+    405: "HTTPMethodNotAllowed",
+    409: "HTTPConflict",
+    413: "HTTPRequestEntityTooLarge",
+    415: "HTTPUnsupportedMediaType",
+    501: "HTTPNotImplemented",
+    503: "HTTPServiceUnavailable",
+}
+
+
 def neutron_fault(error: ApiError) -> dict[str, Any]:
-    kind = error.details.get("type") or type(error).__name__
+    """``{"NeutronError": {"type", "message", "detail"}}``: ``type`` is upstream's
+    exception name (NetworkNotFound, IpAddressGenerationFailure, ...), given by the
+    raiser as ``type=...``."""
+    kind = error.details.get("type") or _NEUTRON_TYPES.get(error.status, "NeutronException")
     return {"NeutronError": {"type": kind, "message": error.message, "detail": ""}}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from onestack.kernel.auth import RequestContext
 
 Receive = Callable[[], Any]
+
+
+class IncompleteBody(BadRequest):
+    """The client went away before sending the whole body."""
 
 
 class Request:
@@ -86,6 +90,30 @@ class Request:
                     break
             self._body = b"".join(chunks)
         return self._body
+
+    async def stream(self, limit: int | None = None) -> AsyncIterator[bytes]:
+        """The body chunk by chunk as it arrives, never held whole: for uploads, which
+        the JSON body limit (``max_body``) does not apply to. ``limit`` (bytes), when
+        given, is enforced on the declared length and on what actually arrives (413).
+        A client that disconnects mid-body raises IncompleteBody."""
+        if self._body is not None:
+            raise RuntimeError("the body was already read")
+        declared = self.headers.get("content-length")
+        if limit is not None and declared and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge("Request is too large.")
+        size = 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise IncompleteBody("The client disconnected before the end of the body.")
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise PayloadTooLarge("Request is too large.")
+                yield chunk
+            if not message.get("more_body"):
+                return
 
     async def json(self) -> Any:
         raw = await self.body()

@@ -1,0 +1,63 @@
+"""Fixtures of the networking stories: the network API as the bootstrap admin, and
+members of two other projects built through identity."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from onestack.cloud import Cloud
+from tests.api.identity.helpers import make_project, member_token
+from tests.conftest import ADMIN_PASSWORD, Api
+
+
+@pytest.fixture
+async def network(cloud: Cloud) -> AsyncIterator[Api]:
+    """The network API, authenticated as the bootstrap admin."""
+    identity = Api(cloud, "identity")
+    api = Api(cloud, "network", clients=identity.clients)
+    api.token = await identity.token_for("admin", ADMIN_PASSWORD, "admin")
+    yield api
+    for client in api.clients.values():
+        await client.aclose()
+
+
+@dataclass
+class Tenants:
+    alice: Api  # member of project one
+    bob: Api  # member of project two
+    one: dict[str, Any]
+    two: dict[str, Any]
+
+
+@pytest.fixture
+async def tenants(cloud: Cloud, network: Api) -> Tenants:
+    identity = Api(cloud, "identity", clients=network.clients)
+    identity.token = await identity.token_for("admin", ADMIN_PASSWORD, "admin")
+    one = await make_project(identity, "net-one")
+    two = await make_project(identity, "net-two")
+    alice = network.as_token(await member_token(identity, "alice", one))
+    bob = network.as_token(await member_token(identity, "bob", two))
+    return Tenants(alice, bob, one, two)
+
+
+async def create(api: Api, collection: str, key: str, status: int = 201, **body: Any
+                 ) -> dict[str, Any]:
+    response = await api.post(f"/v2.0/{collection}", json={key: body})
+    assert response.status_code == status, response.text
+    return response.json().get(key, response.json())
+
+
+async def net_with_subnet(api: Api, cidr: str = "10.0.0.0/24", **subnet: Any
+                          ) -> tuple[dict[str, Any], dict[str, Any]]:
+    net = await create(api, "networks", "network", name="net")
+    sub = await create(api, "subnets", "subnet", network_id=net["id"], cidr=cidr,
+                       ip_version=6 if ":" in cidr else 4, **subnet)
+    return net, sub
+
+
+def error_type(response: Any) -> str:
+    return str(response.json()["NeutronError"]["type"])
