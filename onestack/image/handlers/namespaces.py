@@ -116,7 +116,8 @@ async def create_namespace(req: Request) -> Response:
         await metadefs.create(conn, "tag", row, [(t["name"], {})
                                                  for t in body.get("tags") or []])
         doc = await _full(conn, row)
-    return json_response(doc, 201, {"Location": f"{service.base_url}{doc['self']}"})
+    location = f"{service.base_url}{BASE}/{urllib.parse.quote(row['namespace'], safe=':')}"
+    return json_response(doc, 201, {"Location": location})
 
 
 def object_definition(body: dict[str, Any]) -> dict[str, Any]:

@@ -23,9 +23,14 @@ def check_name(key: str, *, creating: bool = False) -> None:
                         f"service's own.")
 
 
+# One compiled schema per known attribute, one for every extra property (validate()
+# compiles each schema object once, so these are built once too).
+_KNOWN = {key: {"type": "object", "properties": {key: spec}} for key, spec in WRITABLE.items()}
+_EXTRA = {"type": "object", "additionalProperties": EXTRA}
+
+
 def check_value(key: str, value: Any) -> None:
-    schema = WRITABLE.get(key, EXTRA)
-    validate({"type": "object", "properties": {key: schema}}, {key: value})
+    validate(_KNOWN.get(key, _EXTRA), {key: value})
     if key == "tags" and len(set(value)) != len(value):
         raise BadRequest("Tags must be unique.")
 

@@ -329,6 +329,18 @@ async def test_resource_type_associations(image: Api) -> None:
         "namespaces"] == []
 
 
+async def test_names_beyond_ascii(image: Api) -> None:
+    created = await image.post(NS, json={"namespace": "Espace::Données é"})
+    assert created.status_code == 201, created.text
+    assert created.headers["Location"].endswith(f"{NS}/Espace::Donn%C3%A9es%20%C3%A9")
+    url = f"{NS}/Espace::Données é"
+    assert (await image.get(url)).json()["namespace"] == "Espace::Données é"
+    assert (await image.post(f"{url}/tags/étiquette")).status_code == 201
+    assert (await image.get(f"{url}/tags/étiquette")).json()["name"] == "étiquette"
+    assert (await image.post(f"{url}/objects", json={"name": "objet"})).status_code == 201
+    assert (await image.delete(url)).status_code == 204
+
+
 async def test_namespace_paging(image: Api) -> None:
     for name in ("p-a", "p-b", "p-c"):
         await make_namespace(image, name)
