@@ -3,7 +3,9 @@
 
 Starts a private `onestack up` (free ports, temp state, fake backend), makes one
 network with a /18 subnet, creates N ports with C concurrent clients, then times
-full port lists (the target: a list of 10,000 ports under 200 ms) and a filtered one.
+full port lists (the target: a list of 10,000 ports under 200 ms, also the first one
+after a start: the cloud is restarted on the same state and timed again) and a
+filtered one.
 
     bench/network.py                    # 10,000 ports, 8 clients
     bench/network.py --ports 2000 --clients 4
@@ -43,12 +45,17 @@ def free_ports(count: int) -> list[int]:
 
 
 def start(root: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
+    """`onestack up` on ``root``'s state (the same ports when started again)."""
     config = root / "onestack.toml"
-    config.write_text("[api]\naccess_log = false\n[api.ports]\n" + "".join(
-        f"{name} = {port}\n" for name, port in ports.items())
-        + "[identity]\npassword_hash_rounds = 4\n")
+    if not config.exists():
+        ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
+        config.write_text("[api]\naccess_log = false\n[api.ports]\n" + "".join(
+            f"{name} = {port}\n" for name, port in ports.items())
+            + "[identity]\npassword_hash_rounds = 4\n")
+    network_port = next(line.split(" = ")[1] for line in config.read_text().splitlines()
+                        if line.startswith("network = "))
     out = root / "out.txt"
+    out.write_bytes(b"")
     process = subprocess.Popen(["onestack", "up", "--state-dir", str(root / "state"),
                                 "--config", str(config)], stdout=out.open("wb"),
                                stderr=(root / "log.txt").open("wb"))
@@ -63,11 +70,33 @@ def start(root: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
         if line.startswith("export "):
             key, _, value = line[7:].partition("=")
             env[key] = value
-    env["NETWORK_URL"] = f"http://127.0.0.1:{ports['network']}"
+    env["NETWORK_URL"] = f"http://127.0.0.1:{network_port}"
     return process, env
 
 
-async def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, object]:
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def timed_lists(base: str, headers: dict[str, str], runs: int) -> tuple[list[float], int]:
+    """``runs`` full port lists on a new connection: their times, and the count."""
+    times, count = [], 0
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as http:
+        for _ in range(runs):
+            started = time.perf_counter()
+            response = await http.get("/ports")
+            times.append(time.perf_counter() - started)
+            count = len(response.json()["ports"])
+    return times, count
+
+
+async def run(args: argparse.Namespace, env: dict[str, str], root: Path,
+              process: subprocess.Popen[bytes]) -> dict[str, object]:
     auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
         "name": env["OS_USERNAME"], "domain": {"name": "Default"},
         "password": env["OS_PASSWORD"]}}}, "scope": {"project": {
@@ -99,17 +128,19 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, object
         began = time.perf_counter()
         await asyncio.gather(*[worker() for _ in range(args.clients)])
         create_seconds = time.perf_counter() - began
-        lists = []
-        for _ in range(args.list_runs):
-            started = time.perf_counter()
-            response = await http.get("/ports")
-            lists.append(time.perf_counter() - started)
-            count = len(response.json()["ports"])
+        lists, count = await timed_lists(base, headers, args.list_runs)
         filtered = []
         for index in range(args.list_runs):
             started = time.perf_counter()
             await http.get(f"/ports?device_id=vm-{index}")
             filtered.append(time.perf_counter() - started)
+    # the first lists after a start: nothing of a previous list is left in the process
+    stop(process)
+    process, _ = start(root)
+    try:
+        after_start, _ = await timed_lists(base, headers, args.list_runs)
+    finally:
+        stop(process)
     latencies.sort()
     return {
         "ports": args.ports, "clients": args.clients,
@@ -117,8 +148,11 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, object
         "create_p50_ms": round(latencies[len(latencies) // 2] * 1e3, 2),
         "create_p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1e3, 2),
         "list_count": count,
+        "list_all_first_ms": round(lists[0] * 1e3, 1),
         "list_all_median_ms": round(statistics.median(lists) * 1e3, 1),
         "list_all_max_ms": round(max(lists) * 1e3, 1),
+        "after_restart_first_ms": round(after_start[0] * 1e3, 1),
+        "after_restart_median_ms": round(statistics.median(after_start) * 1e3, 1),
         "list_by_device_median_ms": round(statistics.median(filtered) * 1e3, 2),
     }
 
@@ -133,13 +167,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="onestack-bench-net-") as tmp:
         process, env = start(Path(tmp))
         try:
-            result = asyncio.run(run(args, env))
+            result = asyncio.run(run(args, env, Path(tmp), process))
         finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            if process.poll() is None:
+                stop(process)
     result["load_avg_1min"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=2))
     return 0

@@ -1,11 +1,13 @@
-"""Every route of the networking service (Neutron v2.0): path -> method -> handler."""
+"""Every route of the networking service (Neutron v2.0): path -> method -> handler.
+Every write runs again when the database picks it as a deadlock's victim."""
 
 from __future__ import annotations
 
 from onestack.kernel.api.routing import RouteTable
-from onestack.network.handlers import misc, networks, ports, routers, security_groups
+from onestack.network.handlers import agents, misc, networks, ports, routers, security_groups
+from onestack.network.objects.common import retry_on_deadlock
 
-ROUTES: RouteTable = {
+_ROUTES: RouteTable = {
     "/": {"GET": misc.versions},
     "/v2.0": {"GET": misc.v2},
     "/v2.0/extensions": {"GET": misc.list_extensions},
@@ -54,6 +56,10 @@ ROUTES: RouteTable = {
                                   "DELETE": misc.delete_quota},
     "/v2.0/quotas/{project_id}/default": {"GET": misc.get_default_quota},
     "/v2.0/quotas/{project_id}/details": {"GET": misc.get_quota_details},
+    # the backend's agents
+    "/v2.0/agents": {"GET": agents.list_agents},
+    "/v2.0/agents/{agent_id}": {"GET": agents.get_agent, "PUT": agents.update_agent,
+                                "DELETE": agents.delete_agent},
     # tags on every resource with standard attributes
     "/v2.0/{collection}/{resource_id}/tags": {"GET": misc.list_tags,
                                               "PUT": misc.replace_tags,
@@ -61,4 +67,10 @@ ROUTES: RouteTable = {
     "/v2.0/{collection}/{resource_id}/tags/{tag}": {"GET": misc.get_tag,
                                                     "PUT": misc.add_tag,
                                                     "DELETE": misc.remove_tag},
+}
+
+ROUTES: RouteTable = {
+    path: {method: handler if method == "GET" else retry_on_deadlock(handler)
+           for method, handler in methods.items()}
+    for path, methods in _ROUTES.items()
 }

@@ -1,5 +1,6 @@
 """The networking service's bus endpoints: what compute calls (through rpcapi.py) to
-create, bind, unbind and delete the ports of its servers."""
+create, bind, unbind and delete the ports of its servers; and the heartbeats of the
+backend's agents."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from onestack.kernel.bus import Target, connect
-from onestack.network.objects import common, ports
+from onestack.network.objects import agents, common, ports
+from onestack.network.objects.common import retry_on_deadlock
 
 if TYPE_CHECKING:
     from onestack.network.service import Networking
@@ -37,6 +39,7 @@ class NetworkEndpoints:
                                         "router:external", "provider:network_type",
                                         "provider:segmentation_id")}
 
+    @retry_on_deadlock
     async def create_port(self, ctx: dict[str, Any], network_id: str, project_id: str,
                           device_id: str, host: str = "",
                           device_owner: str = "compute:nova",
@@ -53,6 +56,7 @@ class NetworkEndpoints:
             row = await ports.create(self.net, conn, network, project_id, body)
         return _port_view(row)
 
+    @retry_on_deadlock
     async def bind_port(self, ctx: dict[str, Any], port_id: str, host: str,
                         device_id: str = "") -> dict[str, Any]:
         changes: dict[str, Any] = {"binding:host_id": host}
@@ -63,6 +67,7 @@ class NetworkEndpoints:
             row = await ports.update(self.net, conn, current, changes)
         return _port_view(row)
 
+    @retry_on_deadlock
     async def unbind_port(self, ctx: dict[str, Any], port_id: str) -> dict[str, Any]:
         async with self.net.db.writer() as conn:
             current = await common.get(conn, "port", port_id)
@@ -70,6 +75,7 @@ class NetworkEndpoints:
                 "binding:host_id": "", "device_id": "", "device_owner": ""})
         return _port_view(row)
 
+    @retry_on_deadlock
     async def delete_port(self, ctx: dict[str, Any], port_id: str) -> None:
         async with self.net.db.writer() as conn:
             found = await common.find(conn, "port", id=port_id)
@@ -82,12 +88,23 @@ class NetworkEndpoints:
         return [_port_view(r) for r in sorted(rows, key=lambda r: r["created_at"])]
 
 
+async def heartbeats(net: Networking, interval: float = agents.REPORT_INTERVAL) -> None:
+    """The backend's agents report while the service runs (a failed report is logged
+    and the next one tried: a missed heartbeat or two is what agent_down_time allows)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await agents.report(net)
+        except Exception:
+            log.exception("agent heartbeat failed")
+
+
 async def run_periodic(net: Networking) -> None:
-    """Serve the bus endpoints while the service runs."""
+    """Serve the bus endpoints and send the agents' heartbeats while the service runs."""
     bus = connect(net.config.bus.url, exchange=net.config.bus.exchange)
     server = await bus.serve(Target(TOPIC), NetworkEndpoints(net))
     try:
-        await asyncio.Event().wait()
+        await heartbeats(net)
     finally:
         await server.stop()
         await bus.close()

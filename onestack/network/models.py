@@ -43,12 +43,28 @@ port = resource_table(
     sa.UniqueConstraint("network_id", "mac_address", name="uq_port_network_mac"),
 )
 router = resource_table("router")
-floatingip = resource_table("floatingip")
+# The association of a floating IP is looked up from both sides (a port being
+# deleted, a router losing its gateway, a network being deleted): real columns.
+floatingip = resource_table(
+    "floatingip",
+    sa.Column("floating_network_id", ID, nullable=True, index=True),
+    sa.Column("port_id", ID, nullable=True, index=True),
+    sa.Column("router_id", ID, nullable=True, index=True),
+)
 security_group = resource_table("security_group")
 security_group_rule = resource_table(
     "security_group_rule",
     sa.Column("security_group_id", ID, sa.ForeignKey("security_group.id", ondelete="CASCADE"),
               nullable=False, index=True),
+)
+
+# The security groups of each port (also in the port's attributes, which the API
+# renders): "which ports use this group" is an indexed lookup, not a scan of ports.
+port_security_group = sa.Table(
+    "port_security_group", metadata,
+    sa.Column("port_id", ID, sa.ForeignKey("port.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("security_group_id", ID, sa.ForeignKey("security_group.id"), primary_key=True,
+              index=True),
 )
 
 # One row per address in use on a network: the primary key is what makes a double
@@ -78,12 +94,41 @@ quota = sa.Table(
     sa.Column("limit", sa.Integer, nullable=False),
 )
 
+# Rows a transaction locks to take its turn at something per project: counting and
+# then creating against a quota ("port", ...), making the default security group
+# ("default_security_group"). See objects/locks.py.
+project_lock = sa.Table(
+    "project_lock", metadata,
+    sa.Column("project_id", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+)
+
 # A project whose default security group exists (created on first use).
 default_security_group = sa.Table(
     "default_security_group", metadata,
     sa.Column("project_id", sa.String(255), primary_key=True),
     sa.Column("security_group_id", ID, sa.ForeignKey("security_group.id", ondelete="CASCADE"),
               nullable=False),
+)
+
+# The dataplane agents the backend runs, one per type and host, as their heartbeats
+# record them (Neutron's agents table); admin_state_up and description are the
+# operator's.
+agent = sa.Table(
+    "agent", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("agent_type", sa.String(255), nullable=False),
+    sa.Column("binary", sa.String(255), nullable=False),
+    sa.Column("topic", sa.String(255), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("admin_state_up", sa.Boolean, nullable=False, default=True),
+    sa.Column("description", sa.String(255), nullable=True),
+    sa.Column("availability_zone", sa.String(255), nullable=True),
+    sa.Column("configurations", sa.JSON, nullable=False, default=dict),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_timestamp", sa.Float, nullable=False),
+    sa.UniqueConstraint("agent_type", "host", name="uq_agent_type_host"),
 )
 
 TABLES: dict[str, sa.Table] = {

@@ -1,18 +1,21 @@
 """The networking service at run time (Neutron v2 on port 9696): its database,
-dataplane backend and allocation cursors, handed to every handler as ``req.app``."""
+dataplane backend, policy and allocation cursors, handed to every handler as
+``req.app``."""
 
 from __future__ import annotations
 
 import importlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from onestack.kernel.api.app import ServiceSpec
 from onestack.kernel.config import Config, NetworkConfig
 from onestack.kernel.db import Database
 from onestack.kernel.db.migrate import upgrade
+from onestack.kernel.policy import Enforcer
 from onestack.kernel.service import Runtime
+from onestack.network import policies
 from onestack.network.drivers.base import NetworkBackend
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -25,11 +28,13 @@ class Networking:
     db: Database
     backend: NetworkBackend
     base_url: str
+    policy: Enforcer
+    # resource kind -> (attribute, rule) pairs: what responses may hide (policies.py)
+    guarded_reads: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     # subnet id -> the last address this process handed out there (a hint only)
     ip_cursor: dict[str, int] = field(default_factory=dict)
-    # port id -> (revision_number, admin rendering): a big port list renders only
-    # the ports that changed since the last list
-    port_views: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    # when this process's backend (and so its agents) started
+    started_at: float = field(default_factory=time.time)
 
     @property
     def settings(self) -> NetworkConfig:
@@ -49,8 +54,14 @@ async def open_networking(config: Config) -> Networking:
     db = Database(config.database_url("network"), echo=config.database.echo,
                   pool_size=config.database.pool_size)
     await upgrade(db, "network", MIGRATIONS)
-    return Networking(config=config, db=db, backend=build_backend(config.network),
-                      base_url=config.public_url("network"))
+    from onestack.network.objects import agents
+
+    policy = Enforcer(policies.DEFAULTS, config.api.policy_file or None)
+    net = Networking(config=config, db=db, backend=build_backend(config.network),
+                     base_url=config.public_url("network"), policy=policy,
+                     guarded_reads=policies.guarded_reads(policy.rules))
+    await agents.report(net)  # the backend's agents are up from the start
+    return net
 
 
 # -- the service module shape (onestack/kernel/service.py) -----------------------------

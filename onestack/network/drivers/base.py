@@ -21,6 +21,19 @@ class Binding:
     status: str = "ACTIVE"
 
 
+@dataclass(frozen=True)
+class AgentReport:
+    """One agent a backend runs, as its heartbeat describes it (Neutron's agent
+    types, binaries and topics, so that clients recognise them)."""
+
+    agent_type: str  # "DHCP agent", "L3 agent", "Metadata agent", ...
+    binary: str  # "neutron-dhcp-agent", ...
+    topic: str  # "dhcp_agent", ..., "N/A"
+    host: str
+    availability_zone: str | None = None
+    configurations: dict[str, Any] = field(default_factory=dict)
+
+
 class NetworkBackend(Protocol):
     name: str
     # network types this backend can build ("local", "flat", "vxlan", "vlan")
@@ -43,4 +56,8 @@ class NetworkBackend(Protocol):
     async def floatingip_deleted(self, floatingip: Resource) -> None: ...
     async def security_group_changed(self, group: Resource, rules: list[Resource]) -> None: ...
     async def security_group_deleted(self, group: Resource) -> None: ...
+    def agents(self) -> list[AgentReport]:
+        """The agents this backend runs now; the service records a heartbeat for each,
+        at start and every report interval while it runs."""
+
     async def close(self) -> None: ...

@@ -4,14 +4,14 @@ Neutron's list semantics (filters, tags, sorting, pagination, field selection)."
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from onestack.kernel.api.faults import BadRequest, Forbidden
 from onestack.kernel.api.request import Request, json_response, raw_json_response
 from onestack.kernel.auth import RequestContext
-from onestack.network.objects.common import Row, bad_request, isotime, not_found
+from onestack.network.objects.common import Row, bad_request, isotime
 from onestack.network.objects.policy import Caller
 
 if TYPE_CHECKING:
@@ -32,23 +32,80 @@ def context_of(req: Request) -> RequestContext:
     return req.context
 
 
+def allowed(req: Request, rule: str, target: dict[str, Any] | None = None) -> bool:
+    return net_of(req).policy.allowed(rule, context_of(req), target)
+
+
+def authorize(req: Request, rule: str, target: dict[str, Any] | None = None) -> None:
+    """The policy rule ``rule`` allows the caller, or 403 as Neutron words it."""
+    if not allowed(req, rule, target):
+        raise Forbidden(f"(rule:{rule}) is disallowed by policy", type="HTTPForbidden")
+
+
+def authorize_attributes(req: Request, action: str, body: dict[str, Any],
+                         target: dict[str, Any], defaults: dict[str, Any] | None = None
+                         ) -> None:
+    """Neutron's attribute rules: ``ACTION:attribute`` applies when the request sets
+    the attribute to other than its default (one level of nesting, as in
+    ``create_router:external_gateway_info:enable_snat``)."""
+    rules = net_of(req).policy.rules
+    for key, value in body.items():
+        if value == (defaults or {}).get(key):
+            continue
+        if f"{action}:{key}" in rules:
+            authorize(req, f"{action}:{key}", target)
+        if isinstance(value, dict):
+            for inner in value:
+                if f"{action}:{key}:{inner}" in rules:
+                    authorize(req, f"{action}:{key}:{inner}", target)
+
+
+def project_target(project_id: str, **more: Any) -> dict[str, Any]:
+    return {"project_id": project_id, "tenant_id": project_id, **more}
+
+
+def creatable(req: Request, kind: str, body: dict[str, Any],
+              defaults: dict[str, Any] | None = None, **target: Any) -> str:
+    """The project a new resource goes to, once policy allows creating it with the
+    attributes the body sets (``target``: more for the rules to see)."""
+    project = owner_for(req, body)
+    where = project_target(project, **target)
+    authorize(req, f"create_{kind}", where)
+    authorize_attributes(req, f"create_{kind}", body, where, defaults)
+    return project
+
+
+def changeable(req: Request, caller: Caller, kind: str, current: Row,
+               body: dict[str, Any] | None = None, **target: Any) -> None:
+    """An update (of what ``body`` sets) or a delete (``body`` None) of a row the
+    caller can see: they own it, and policy allows the action and its attributes."""
+    action = f"{'update' if body is not None else 'delete'}_{kind}"
+    if not caller.owns(current):
+        raise Forbidden(f"(rule:{action}) is disallowed by policy", type="HTTPForbidden")
+    where = project_target(current["project_id"], **target)
+    authorize(req, action, where)
+    if body is not None:
+        authorize_attributes(req, action, body, where)
+
+
 def caller_of(req: Request) -> Caller:
+    """The caller as the policy sees them: admin or not, and what responses hide."""
+    net = net_of(req)
     ctx = context_of(req)
-    roles = {r.lower() for r in ctx.roles}
-    admin = "admin" in roles or bool(ctx.is_admin)
-    return Caller(project_id=ctx.project_id or "", is_admin=admin,
-                  reader_only=not admin and not ({"member", "manager"} & roles)
-                  and "reader" in roles)
+    hidden = {kind: frozenset(attr for attr, rule in reads
+                              if not net.policy.allowed(rule, ctx))
+              for kind, reads in net.guarded_reads.items()}
+    decided: dict[tuple[str, str], bool] = {}
 
+    def reads(kind: str, project_id: str) -> bool:  # once per project in a list
+        key = (kind, project_id)
+        if key not in decided:
+            decided[key] = net.policy.allowed(f"get_{kind}", ctx, project_target(project_id))
+        return decided[key]
 
-def require_admin(req: Request, action: str) -> None:
-    if not caller_of(req).is_admin:
-        raise Forbidden(f"rule:{action} is disallowed by policy", type="HTTPForbidden")
-
-
-def require_writer(req: Request, action: str) -> None:
-    if caller_of(req).reader_only:
-        raise Forbidden(f"rule:{action} is disallowed by policy", type="HTTPForbidden")
+    return Caller(project_id=ctx.project_id or "",
+                  is_admin=net.policy.allowed("context_is_admin", ctx), hidden=hidden,
+                  reads=reads)
 
 
 async def body_of(req: Request, key: str) -> dict[str, Any]:
@@ -78,12 +135,6 @@ def standard(row: Row, *, named: bool = True) -> dict[str, Any]:
     if named:
         out["name"] = row.get("name", "")
     return out
-
-
-def check_visible(req: Request, kind: str, row: Row, visible: bool) -> Row:
-    if not visible:
-        raise not_found(kind, row["id"])
-    return row
 
 
 def _text(value: Any) -> str:
@@ -146,6 +197,15 @@ def _sort_value(value: Any) -> tuple[int, Any]:
     return (2, json.dumps(value) if isinstance(value, dict | list) else str(value))
 
 
+def shown(req: Request, kind: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rendered resources less the attributes the caller's get_KIND:attribute rules
+    hide."""
+    hidden = caller_of(req).hides(kind)
+    if not hidden:
+        return items
+    return [{k: v for k, v in item.items() if k not in hidden} for item in items]
+
+
 def listing(req: Request, collection: str, items: Iterable[dict[str, Any]],
             sort: bool = True) -> Response:
     """Filter, sort, page and select fields of rendered resources."""
@@ -153,7 +213,8 @@ def listing(req: Request, collection: str, items: Iterable[dict[str, Any]],
     for key, value in req.query_items:
         if key not in RESERVED:
             filters.setdefault(key, []).append(value)
-    chosen = [i for i in items if all(_matches(i, k, v) for k, v in filters.items())]
+    chosen = [i for i in shown(req, collection[:-1], list(items))
+              if all(_matches(i, k, v) for k, v in filters.items())]
     chosen = _tag_filter(req, chosen)
     keys = req.query_all("sort_key")
     dirs = req.query_all("sort_dir")
@@ -203,18 +264,8 @@ def listing(req: Request, collection: str, items: Iterable[dict[str, Any]],
 
 
 def one(req: Request, key: str, item: dict[str, Any], status: int = 200) -> Response:
+    item = shown(req, key, [item])[0]
     fields = [f for value in req.query_all("fields") for f in value.split(",") if f]
     if fields:
         item = {k: item[k] for k in fields if k in item}
     return json_response({key: item}, status)
-
-
-def reject_unknown(body: dict[str, Any], allowed: set[str], kind: str) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise bad_request(f"Unrecognized attribute(s) '{', '.join(unknown)}'",
-                          "HTTPBadRequest")
-
-
-def renderer(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-    return fn

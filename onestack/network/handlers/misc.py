@@ -6,17 +6,22 @@ from typing import Any
 
 from starlette.responses import Response
 
-from onestack.kernel.api.faults import Forbidden
 from onestack.kernel.api.request import Request, empty_response, json_response
 from onestack.kernel.api.routing import public
-from onestack.network.handlers.common import body_of, caller_of, net_of, require_admin
+from onestack.network.handlers.common import (
+    authorize,
+    body_of,
+    caller_of,
+    net_of,
+    project_target,
+)
 from onestack.network.objects import common, quotas
 from onestack.network.objects.common import bad_request, not_found
 
 UPDATED = "2013-02-03T10:00:00-00:00"
 # What is implemented, under upstream's aliases (clients and Tempest adapt to this list).
 EXTENSIONS = {
-    "agent": None,
+    "agent": "agent",
     "allowed-address-pairs": "Allowed Address Pairs",
     "binding": "Port Binding",
     "external-net": "Neutron external network",
@@ -65,7 +70,8 @@ async def v2(req: Request) -> Response:
     names = {"network": "networks", "subnet": "subnets", "port": "ports",
              "subnetpool": "subnetpools", "router": "routers", "floatingip": "floatingips",
              "security_group": "security-groups",
-             "security_group_rule": "security-group-rules", "quota": "quotas"}
+             "security_group_rule": "security-group-rules", "quota": "quotas",
+             "agent": "agents"}
     return json_response({"resources": [
         {"name": name, "collection": path,
          "links": [{"href": f"{base}/v2.0/{path}", "rel": "self"}]}
@@ -89,13 +95,11 @@ def _quota_body(project_id: str, limits: dict[str, int]) -> dict[str, Any]:
 
 
 def _own_or_admin(req: Request, project_id: str) -> None:
-    caller = caller_of(req)
-    if not caller.is_admin and caller.project_id != project_id:
-        raise Forbidden("(rule:get_quota) is disallowed by policy", type="HTTPForbidden")
+    authorize(req, "get_quota", project_target(project_id))
 
 
 async def list_quotas(req: Request) -> Response:
-    require_admin(req, "get_quota")
+    authorize(req, "get_quota")  # no project: the rule's admin part alone
     net = net_of(req)
     async with net.db.reader() as conn:
         projects = await quotas.overridden_projects(conn)
@@ -129,7 +133,7 @@ async def get_quota_details(req: Request) -> Response:
 
 
 async def update_quota(req: Request) -> Response:
-    require_admin(req, "update_quota")
+    authorize(req, "update_quota", project_target(req.params["project_id"]))
     body = await body_of(req, "quota")
     values = {}
     for key, value in body.items():
@@ -151,7 +155,7 @@ async def update_quota(req: Request) -> Response:
 
 
 async def delete_quota(req: Request) -> Response:
-    require_admin(req, "delete_quota")
+    authorize(req, "delete_quota", project_target(req.params["project_id"]))
     async with net_of(req).db.writer() as conn:
         await quotas.reset(conn, req.params["project_id"])
     return empty_response()
@@ -175,7 +179,7 @@ async def _tagged(req: Request, conn: Any) -> tuple[str, dict[str, Any]]:
         raise not_found("resource", req.params["collection"])
     row = await common.get(conn, kind, req.params["resource_id"])
     caller = caller_of(req)
-    visible = caller.sees_network(row) if kind == "network" else caller.owns(row)
+    visible = caller.sees_network(row) if kind == "network" else caller.sees(kind, row)
     if not visible:
         raise not_found(kind, row["id"])
     return kind, row

@@ -11,32 +11,35 @@ from onestack.kernel.api.request import Request, empty_response, json_response
 from onestack.network.handlers.common import (
     body_of,
     caller_of,
+    changeable,
+    creatable,
     listing,
     net_of,
     one,
-    owner_for,
-    require_writer,
+    shown,
     standard,
 )
 from onestack.network.objects import common, networks, subnets
 from onestack.network.objects.common import Row, bad_request, not_found
 from onestack.network.objects.policy import Caller
 
+# What a new network gets unless asked otherwise (its attribute rules apply to the rest).
+CREATE_DEFAULTS = {"shared": False, "router:external": False}
 NETWORK_ATTRS = ("admin_state_up", "shared", "router:external", "mtu",
                  "port_security_enabled", "availability_zone_hints", "is_default",
                  "dns_domain")
 
 
-def render_network(row: Row, subnet_ids: list[str], caller: Caller) -> dict[str, Any]:
+def render_network(row: Row, subnet_ids: list[str]) -> dict[str, Any]:
+    """Every attribute; one() and listing() leave out what the caller may not see."""
     out = standard(row)
     for key in NETWORK_ATTRS:
         out[key] = row.get(key)
     out.update({"status": "ACTIVE", "subnets": subnet_ids, "availability_zones": ["nova"],
                 "ipv4_address_scope": None, "ipv6_address_scope": None,
                 "l2_adjacency": True})
-    if caller.is_admin:
-        for key in networks.PROVIDER:
-            out[key] = row.get(key)
+    for key in networks.PROVIDER:
+        out[key] = row.get(key)
     return out
 
 
@@ -53,7 +56,7 @@ async def list_networks(req: Request) -> Response:
         rows = [r for r in sorted(await common.find(conn, "network"),
                                   key=lambda r: r["created_at"]) if caller.sees_network(r)]
         ids = await networks.subnet_ids(conn)
-    return listing(req, "networks", [render_network(r, ids.get(r["id"], []), caller)
+    return listing(req, "networks", [render_network(r, ids.get(r["id"], []))
                                      for r in rows])
 
 
@@ -62,35 +65,33 @@ async def get_network(req: Request) -> Response:
     async with net_of(req).db.reader() as conn:
         row = await visible_network(conn, caller, req.params["network_id"])
         ids = await networks.subnet_ids(conn, [row["id"]])
-    return one(req, "network", render_network(row, ids.get(row["id"], []), caller))
+    return one(req, "network", render_network(row, ids.get(row["id"], [])))
 
 
 async def create_network(req: Request) -> Response:
-    require_writer(req, "create_network")
     document = await req.json()
     if isinstance(document, dict) and isinstance(document.get("networks"), list):
         return await _bulk(req, document["networks"])
     body = await body_of(req, "network")
-    caller = caller_of(req)
-    project = owner_for(req, body)
+    project = creatable(req, "network", body, CREATE_DEFAULTS)
     net = net_of(req)
     async with net.db.writer() as conn:
-        row = await networks.create(net, conn, caller, project, body)
+        row = await networks.create(net, conn, project, body)
     await net.backend.network_changed(row)
-    return one(req, "network", render_network(row, [], caller), 201)
+    return one(req, "network", render_network(row, []), 201)
 
 
 async def _bulk(req: Request, bodies: list[Any]) -> Response:
-    caller = caller_of(req)
     net = net_of(req)
     created = []
     async with net.db.writer() as conn:
         for body in bodies:
             if not isinstance(body, dict):
                 raise bad_request("Invalid network in bulk request", "HTTPBadRequest")
-            created.append(await networks.create(net, conn, caller, owner_for(req, body),
-                                                 body))
-    return json_response({"networks": [render_network(r, [], caller) for r in created]}, 201)
+            project = creatable(req, "network", body, CREATE_DEFAULTS)
+            created.append(await networks.create(net, conn, project, body))
+    return json_response({"networks": shown(req, "network", [render_network(r, [])
+                                                             for r in created])}, 201)
 
 
 async def update_network(req: Request) -> Response:
@@ -99,13 +100,11 @@ async def update_network(req: Request) -> Response:
     net = net_of(req)
     async with net.db.writer() as conn:
         current = await visible_network(conn, caller, req.params["network_id"])
-        if not caller.owns(current):
-            raise Forbidden("(rule:update_network) is disallowed by policy",
-                            type="HTTPForbidden")
-        row = await networks.update(net, conn, caller, current, body)
+        changeable(req, caller, "network", current, body)
+        row = await networks.update(net, conn, current, body)
         ids = await networks.subnet_ids(conn, [row["id"]])
     await net.backend.network_changed(row)
-    return one(req, "network", render_network(row, ids.get(row["id"], []), caller))
+    return one(req, "network", render_network(row, ids.get(row["id"], [])))
 
 
 async def delete_network(req: Request) -> Response:
@@ -113,9 +112,7 @@ async def delete_network(req: Request) -> Response:
     net = net_of(req)
     async with net.db.writer() as conn:
         current = await visible_network(conn, caller, req.params["network_id"])
-        if not caller.owns(current):
-            raise Forbidden("(rule:delete_network) is disallowed by policy",
-                            type="HTTPForbidden")
+        changeable(req, caller, "network", current)
         removed = await networks.delete(net, conn, current)
     for subnet in removed:
         await net.backend.subnet_deleted(subnet)
@@ -138,8 +135,9 @@ def render_subnet(row: Row) -> dict[str, Any]:
 
 
 def sees_subnet(caller: Caller, row: Row, network: Row | None) -> bool:
-    return caller.owns(row) or (network is not None and (
-        caller.owns(network) or bool(network.get("shared"))))
+    return (caller.owns(row) or (network is not None and (
+        caller.owns(network) or bool(network.get("shared"))))) \
+        and caller.reads("subnet", row["project_id"])
 
 
 async def visible_subnet(conn: Any, caller: Caller, subnet_id: str) -> Row:
@@ -167,7 +165,6 @@ async def get_subnet(req: Request) -> Response:
 
 
 async def create_subnet(req: Request) -> Response:
-    require_writer(req, "create_subnet")
     document = await req.json()
     bulk = isinstance(document, dict) and isinstance(document.get("subnets"), list)
     bodies = document["subnets"] if bulk else [await body_of(req, "subnet")]
@@ -178,7 +175,7 @@ async def create_subnet(req: Request) -> Response:
         for body in bodies:
             if not isinstance(body, dict) or not body.get("network_id"):
                 raise bad_request("network_id is required to create a subnet")
-            project = owner_for(req, body)
+            project = creatable(req, "subnet", body)
             network = await visible_network(conn, caller, body["network_id"])
             if not caller.owns(network):
                 raise Forbidden("(rule:create_subnet) is disallowed by policy",
@@ -187,7 +184,8 @@ async def create_subnet(req: Request) -> Response:
     for row in created:
         await net.backend.subnet_changed(row)
     if bulk:
-        return json_response({"subnets": [render_subnet(r) for r in created]}, 201)
+        return json_response({"subnets": shown(req, "subnet", [render_subnet(r)
+                                                               for r in created])}, 201)
     return one(req, "subnet", render_subnet(created[0]), 201)
 
 
@@ -197,9 +195,7 @@ async def update_subnet(req: Request) -> Response:
     net = net_of(req)
     async with net.db.writer() as conn:
         current = await visible_subnet(conn, caller, req.params["subnet_id"])
-        if not caller.owns(current):
-            raise Forbidden("(rule:update_subnet) is disallowed by policy",
-                            type="HTTPForbidden")
+        changeable(req, caller, "subnet", current, body)
         row = await subnets.update(conn, current, body)
     await net.backend.subnet_changed(row)
     return one(req, "subnet", render_subnet(row))
@@ -210,9 +206,7 @@ async def delete_subnet(req: Request) -> Response:
     net = net_of(req)
     async with net.db.writer() as conn:
         current = await visible_subnet(conn, caller, req.params["subnet_id"])
-        if not caller.owns(current):
-            raise Forbidden("(rule:delete_subnet) is disallowed by policy",
-                            type="HTTPForbidden")
+        changeable(req, caller, "subnet", current)
         await subnets.delete(conn, current)
     await net.backend.subnet_deleted(current)
     return empty_response()
@@ -231,9 +225,14 @@ def render_pool(row: Row) -> dict[str, Any]:
     return out
 
 
+def _sees_pool(caller: Caller, row: Row) -> bool:
+    return (caller.owns(row) or bool(row.get("shared"))) \
+        and caller.reads("subnetpool", row["project_id"])
+
+
 async def _visible_pool(conn: Any, caller: Caller, pool_id: str) -> Row:
     row = await common.get(conn, "subnetpool", pool_id)
-    if not (caller.owns(row) or row.get("shared")):
+    if not _sees_pool(caller, row):
         raise not_found("subnetpool", pool_id)
     return row
 
@@ -243,7 +242,7 @@ async def list_pools(req: Request) -> Response:
     async with net_of(req).db.reader() as conn:
         rows = await common.find(conn, "subnetpool")
     rows = [r for r in sorted(rows, key=lambda r: r["created_at"])
-            if caller.owns(r) or r.get("shared")]
+            if _sees_pool(caller, r)]
     return listing(req, "subnetpools", [render_pool(r) for r in rows])
 
 
@@ -254,13 +253,8 @@ async def get_pool(req: Request) -> Response:
 
 
 async def create_pool(req: Request) -> Response:
-    require_writer(req, "create_subnetpool")
     body = await body_of(req, "subnetpool")
-    caller = caller_of(req)
-    if (body.get("shared") or body.get("is_default")) and not caller.is_admin:
-        raise Forbidden("(rule:create_subnetpool:shared) is disallowed by policy",
-                        type="HTTPForbidden")
-    project = owner_for(req, body)
+    project = creatable(req, "subnetpool", body, {"shared": False, "is_default": False})
     net = net_of(req)
     async with net.db.writer() as conn:
         row = await subnets.create_pool(net, conn, project, body)
@@ -272,9 +266,7 @@ async def update_pool(req: Request) -> Response:
     caller = caller_of(req)
     async with net_of(req).db.writer() as conn:
         current = await _visible_pool(conn, caller, req.params["subnetpool_id"])
-        if not caller.owns(current):
-            raise Forbidden("(rule:update_subnetpool) is disallowed by policy",
-                            type="HTTPForbidden")
+        changeable(req, caller, "subnetpool", current, body)
         row = await subnets.update_pool(conn, current, body)
     return one(req, "subnetpool", render_pool(row))
 
@@ -283,9 +275,7 @@ async def delete_pool(req: Request) -> Response:
     caller = caller_of(req)
     async with net_of(req).db.writer() as conn:
         current = await _visible_pool(conn, caller, req.params["subnetpool_id"])
-        if not caller.owns(current):
-            raise Forbidden("(rule:delete_subnetpool) is disallowed by policy",
-                            type="HTTPForbidden")
+        changeable(req, caller, "subnetpool", current)
         if any(s.get("subnetpool_id") == current["id"]
                for s in await common.find(conn, "subnet")):
             raise common.conflict(f"Subnet pool {current['id']} cannot be deleted: it has "

@@ -8,13 +8,15 @@ from starlette.responses import Response
 
 from onestack.kernel.api.request import Request, empty_response, json_response
 from onestack.network.handlers.common import (
+    authorize,
     body_of,
     caller_of,
+    changeable,
+    creatable,
     listing,
     net_of,
     one,
-    owner_for,
-    require_writer,
+    project_target,
     standard,
 )
 from onestack.network.objects import common, floatingips, routers
@@ -25,20 +27,18 @@ ROUTER_ATTRS = ("admin_state_up", "status", "external_gateway_info", "routes",
                 "distributed", "ha", "flavor_id", "availability_zone_hints")
 
 
-def render_router(row: Row, caller: Caller) -> dict[str, Any]:
+def render_router(row: Row) -> dict[str, Any]:
+    """Every attribute; one() and listing() leave out what the caller may not see."""
     out = standard(row)
     for key in ROUTER_ATTRS:
         out[key] = row.get(key)
     out["availability_zones"] = ["nova"]
-    if not caller.is_admin:
-        out.pop("distributed")
-        out.pop("ha")
     return out
 
 
 async def _visible(conn: Any, caller: Caller, kind: str, ident: str) -> Row:
     row = await common.get(conn, kind, ident)
-    if not caller.owns(row):
+    if not caller.sees(kind, row):
         raise not_found(kind, ident)
     return row
 
@@ -47,26 +47,24 @@ async def list_routers(req: Request) -> Response:
     caller = caller_of(req)
     async with net_of(req).db.reader() as conn:
         rows = await common.find(conn, "router")
-    rows = [r for r in sorted(rows, key=lambda r: r["created_at"]) if caller.owns(r)]
-    return listing(req, "routers", [render_router(r, caller) for r in rows])
+    rows = [r for r in sorted(rows, key=lambda r: r["created_at"]) if caller.sees("router", r)]
+    return listing(req, "routers", [render_router(r) for r in rows])
 
 
 async def get_router(req: Request) -> Response:
     caller = caller_of(req)
     async with net_of(req).db.reader() as conn:
         row = await _visible(conn, caller, "router", req.params["router_id"])
-    return one(req, "router", render_router(row, caller))
+    return one(req, "router", render_router(row))
 
 
 async def create_router(req: Request) -> Response:
-    require_writer(req, "create_router")
     body = await body_of(req, "router")
-    caller = caller_of(req)
-    project = owner_for(req, body)
+    project = creatable(req, "router", body)
     net = net_of(req)
     async with net.db.writer() as conn:
-        row = await routers.create(net, conn, caller, project, body)
-    return one(req, "router", render_router(row, caller), 201)
+        row = await routers.create(net, conn, project, body)
+    return one(req, "router", render_router(row), 201)
 
 
 async def update_router(req: Request) -> Response:
@@ -75,8 +73,9 @@ async def update_router(req: Request) -> Response:
     net = net_of(req)
     async with net.db.writer() as conn:
         current = await _visible(conn, caller, "router", req.params["router_id"])
-        row = await routers.update(net, conn, caller, current, body)
-    return one(req, "router", render_router(row, caller))
+        changeable(req, caller, "router", current, body)
+        row = await routers.update(net, conn, current, body)
+    return one(req, "router", render_router(row))
 
 
 async def delete_router(req: Request) -> Response:
@@ -84,6 +83,7 @@ async def delete_router(req: Request) -> Response:
     net = net_of(req)
     async with net.db.writer() as conn:
         current = await _visible(conn, caller, "router", req.params["router_id"])
+        changeable(req, caller, "router", current)
         await routers.delete(net, conn, current)
     return empty_response()
 
@@ -101,6 +101,7 @@ async def add_interface(req: Request) -> Response:
     net = net_of(req)
     async with net.db.writer() as conn:
         router = await _visible(conn, caller, "router", req.params["router_id"])
+        authorize(req, "add_router_interface", project_target(router["project_id"]))
         info = await routers.add_interface(net, conn, caller, router, body)
     return json_response(info)
 
@@ -111,6 +112,7 @@ async def remove_interface(req: Request) -> Response:
     net = net_of(req)
     async with net.db.writer() as conn:
         router = await _visible(conn, caller, "router", req.params["router_id"])
+        authorize(req, "remove_router_interface", project_target(router["project_id"]))
         info = await routers.remove_interface(net, conn, router, body)
     return json_response(info)
 
@@ -129,14 +131,15 @@ async def _change_routes(req: Request, add: bool) -> Response:
     net = net_of(req)
     async with net.db.writer() as conn:
         current = await _visible(conn, caller, "router", req.params["router_id"])
+        changeable(req, caller, "router", current, body)
         routes = list(current.get("routes") or [])
         for route in body.get("routes") or []:
             if add and route not in routes:
                 routes.append(route)
             elif not add and route in routes:
                 routes.remove(route)
-        row = await routers.update(net, conn, caller, current, {"routes": routes})
-    return one(req, "router", render_router(row, caller))
+        row = await routers.update(net, conn, current, {"routes": routes})
+    return one(req, "router", render_router(row))
 
 
 # -- floating IPs ------------------------------------------------------------------------
@@ -167,9 +170,11 @@ async def list_floatingips(req: Request) -> Response:
     caller = caller_of(req)
     async with net_of(req).db.reader() as conn:
         rows = [r for r in sorted(await common.find(conn, "floatingip"),
-                                  key=lambda r: r["created_at"]) if caller.owns(r)]
-        rendered = [render_fip(r, await _port_of(conn, r)) for r in rows]
-    return listing(req, "floatingips", rendered)
+                                  key=lambda r: r["created_at"]) if caller.sees("floatingip", r)]
+        ports = {p["id"]: p for p in await common.find(
+            conn, "port", id=[r["port_id"] for r in rows if r.get("port_id")])}
+    return listing(req, "floatingips", [render_fip(r, ports.get(r.get("port_id") or ""))
+                                        for r in rows])
 
 
 async def get_floatingip(req: Request) -> Response:
@@ -181,10 +186,9 @@ async def get_floatingip(req: Request) -> Response:
 
 
 async def create_floatingip(req: Request) -> Response:
-    require_writer(req, "create_floatingip")
     body = await body_of(req, "floatingip")
     caller = caller_of(req)
-    project = owner_for(req, body)
+    project = creatable(req, "floatingip", body)
     net = net_of(req)
     async with net.db.writer() as conn:
         network = await common.find(conn, "network", id=body.get("floating_network_id") or "")
@@ -201,6 +205,7 @@ async def update_floatingip(req: Request) -> Response:
     net = net_of(req)
     async with net.db.writer() as conn:
         current = await _visible(conn, caller, "floatingip", req.params["floatingip_id"])
+        changeable(req, caller, "floatingip", current, body)
         row = await floatingips.update(net, conn, caller, current, body)
         port = await _port_of(conn, row)
     return one(req, "floatingip", render_fip(row, port))
@@ -211,5 +216,6 @@ async def delete_floatingip(req: Request) -> Response:
     net = net_of(req)
     async with net.db.writer() as conn:
         current = await _visible(conn, caller, "floatingip", req.params["floatingip_id"])
+        changeable(req, caller, "floatingip", current)
         await floatingips.delete(net, conn, current)
     return empty_response()

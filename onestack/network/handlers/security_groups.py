@@ -6,16 +6,18 @@ from typing import Any
 
 from starlette.responses import Response
 
-from onestack.kernel.api.faults import Forbidden
 from onestack.kernel.api.request import Request, empty_response, json_response
 from onestack.network.handlers.common import (
+    authorize,
     body_of,
     caller_of,
+    changeable,
+    creatable,
     listing,
     net_of,
     one,
-    owner_for,
-    require_writer,
+    project_target,
+    shown,
     standard,
 )
 from onestack.network.objects import common, security_groups
@@ -64,7 +66,7 @@ async def _default_ids(conn: Any) -> set[str]:
 
 async def _visible_group(conn: Any, caller: Caller, group_id: str) -> Row:
     row = await common.get(conn, "security_group", group_id)
-    if not caller.owns(row):
+    if not caller.sees("security_group", row):
         raise not_found("security_group", group_id)
     return row
 
@@ -74,7 +76,8 @@ async def list_groups(req: Request) -> Response:
     await _ensure_default(req, caller)
     async with net_of(req).db.reader() as conn:
         rows = [r for r in sorted(await common.find(conn, "security_group"),
-                                  key=lambda r: r["created_at"]) if caller.owns(r)]
+                                  key=lambda r: r["created_at"])
+                if caller.sees("security_group", r)]
         rules = await security_groups.rules_of(conn, [r["id"] for r in rows])
         defaults = await _default_ids(conn)
     by_group: dict[str, list[Row]] = {}
@@ -95,9 +98,8 @@ async def get_group(req: Request) -> Response:
 
 
 async def create_group(req: Request) -> Response:
-    require_writer(req, "create_security_group")
     body = await body_of(req, "security_group")
-    project = owner_for(req, body)
+    project = creatable(req, "security_group", body)
     net = net_of(req)
     async with net.db.writer() as conn:
         row = await security_groups.create_group(net, conn, project, body)
@@ -110,6 +112,7 @@ async def update_group(req: Request) -> Response:
     caller = caller_of(req)
     async with net_of(req).db.writer() as conn:
         current = await _visible_group(conn, caller, req.params["security_group_id"])
+        changeable(req, caller, "security_group", current, body)
         row = await security_groups.update_group(conn, current, body)
         rules = await security_groups.rules_of(conn, [row["id"]])
         defaults = await _default_ids(conn)
@@ -121,6 +124,7 @@ async def delete_group(req: Request) -> Response:
     net = net_of(req)
     async with net.db.writer() as conn:
         current = await _visible_group(conn, caller, req.params["security_group_id"])
+        changeable(req, caller, "security_group", current)
         await security_groups.delete_group(net, conn, current, caller.is_admin)
     return empty_response()
 
@@ -134,14 +138,19 @@ async def list_rules(req: Request) -> Response:
         rules = await common.find(conn, "security_group_rule")
         defaults = await _default_ids(conn)
     visible = [r for r in sorted(rules, key=lambda r: r["created_at"])
-               if caller.owns(r) or caller.owns(groups.get(r["security_group_id"], {}))]
+               if _sees_rule(caller, r, groups.get(r["security_group_id"]))]
     return listing(req, "security_group_rules", [render_rule(r, defaults) for r in visible])
+
+
+def _sees_rule(caller: Caller, row: Row, group: Row | None) -> bool:
+    return (caller.owns(row) or (group is not None and caller.owns(group))) \
+        and caller.reads("security_group_rule", row["project_id"])
 
 
 async def _visible_rule(conn: Any, caller: Caller, rule_id: str) -> Row:
     row = await common.get(conn, "security_group_rule", rule_id)
     group = await common.find(conn, "security_group", id=row["security_group_id"])
-    if not (caller.owns(row) or (group and caller.owns(group[0]))):
+    if not _sees_rule(caller, row, group[0] if group else None):
         raise not_found("security_group_rule", rule_id)
     return row
 
@@ -154,7 +163,6 @@ async def get_rule(req: Request) -> Response:
 
 
 async def create_rule(req: Request) -> Response:
-    require_writer(req, "create_security_group_rule")
     document = await req.json()
     bulk = isinstance(document, dict) and isinstance(document.get("security_group_rules"),
                                                      list)
@@ -165,7 +173,7 @@ async def create_rule(req: Request) -> Response:
     created = []
     async with net.db.writer() as conn:
         for body in bodies:
-            owner_for(req, dict(body))
+            creatable(req, "security_group_rule", dict(body))
             group_id = body.get("security_group_id")
             if not group_id:
                 raise common.bad_request("security_group_id is required")
@@ -173,8 +181,8 @@ async def create_rule(req: Request) -> Response:
             created.append(await security_groups.create_rule(net, conn, group, body))
         defaults = await _default_ids(conn)
     if bulk:
-        return json_response({"security_group_rules": [render_rule(r, defaults)
-                                                       for r in created]}, 201)
+        return json_response({"security_group_rules": shown(
+            req, "security_group_rule", [render_rule(r, defaults) for r in created])}, 201)
     return one(req, "security_group_rule", render_rule(created[0], defaults), 201)
 
 
@@ -183,8 +191,6 @@ async def delete_rule(req: Request) -> Response:
     net = net_of(req)
     async with net.db.writer() as conn:
         row = await _visible_rule(conn, caller, req.params["rule_id"])
-        if caller.reader_only:
-            raise Forbidden("(rule:delete_security_group_rule) is disallowed by policy",
-                            type="HTTPForbidden")
+        authorize(req, "delete_security_group_rule", project_target(row["project_id"]))
         await security_groups.delete_rule(net, conn, row)
     return empty_response()

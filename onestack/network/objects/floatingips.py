@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onestack.kernel.api.faults import Forbidden, NotFound
+from onestack.kernel.api.faults import NotFound
 from onestack.network.objects import common, ports, quotas
 from onestack.network.objects.common import Row, bad_request, conflict
 from onestack.network.objects.policy import Caller
-from onestack.network.objects.routers import interface_ports
+from onestack.network.objects.routers import routers_on
 
 if TYPE_CHECKING:
     from onestack.network.service import Networking
@@ -49,21 +49,17 @@ async def _association(conn: AsyncConnection, caller: Caller, fip: Row, port_id:
     else:
         chosen = v4
     address, subnet_id = chosen[0]["ip_address"], chosen[0]["subnet_id"]
-    for other in await common.find(conn, "floatingip"):
-        if other["id"] != fip["id"] and other.get("port_id") == port_id and \
-                other.get("fixed_ip_address") == address:
+    for other in await common.find(conn, "floatingip", port_id=port_id):
+        if other["id"] != fip["id"] and other.get("fixed_ip_address") == address:
             raise conflict(f"Cannot associate floating IP {fip['floating_ip_address']} "
                            f"({fip['id']}) with port {port_id} using fixed IP {address}, as "
                            f"that fixed IP already has a floating IP on external network "
                            f"{other['floating_network_id']}.", "FloatingIPPortAlreadyAssociated")
-    for router in await common.find(conn, "router"):
+    for router in await common.find(conn, "router", id=await routers_on(conn, subnet_id)):
         gateway = router.get("external_gateway_info") or {}
-        if gateway.get("network_id") != fip["floating_network_id"]:
-            continue
-        for interface in await interface_ports(conn, router["id"]):
-            if subnet_id in {ip["subnet_id"] for ip in interface["fixed_ips"]}:
-                return {"port_id": port_id, "fixed_ip_address": address,
-                        "router_id": router["id"], "status": "ACTIVE"}
+        if gateway.get("network_id") == fip["floating_network_id"]:
+            return {"port_id": port_id, "fixed_ip_address": address,
+                    "router_id": router["id"], "status": "ACTIVE"}
     raise NotFound(f"External network {fip['floating_network_id']} is not reachable from "
                    f"subnet {subnet_id}.  Therefore, cannot associate Port {port_id} with a "
                    "Floating IP.", type="ExternalGatewayForFloatingIPNotFound")
@@ -78,9 +74,6 @@ async def create(net: Networking, conn: AsyncConnection, caller: Caller, project
     if not network.get("router:external"):
         raise bad_request(f"Bad floatingip request: Network {network_id} is not a valid "
                           "external network.", "BadRequest")
-    if body.get("floating_ip_address") and not caller.is_admin:
-        raise Forbidden("(rule:create_floatingip:floating_ip_address) is disallowed by "
-                        "policy", type="HTTPForbidden")
     await quotas.check(net, conn, project_id, "floatingip")
     fip_id = common.new_id()
     request = None
@@ -131,9 +124,7 @@ async def delete(net: Networking, conn: AsyncConnection, current: Row) -> None:
 
 
 async def disassociate_port(net: Networking, conn: AsyncConnection, port_id: str) -> None:
-    for fip in await common.find(conn, "floatingip"):
-        if fip.get("port_id") == port_id:
-            row = await common.update(conn, "floatingip", fip, {
-                "port_id": None, "fixed_ip_address": None, "router_id": None,
-                "status": "DOWN"})
-            await net.backend.floatingip_changed(row)
+    for fip in await common.find(conn, "floatingip", port_id=port_id):
+        row = await common.update(conn, "floatingip", fip, {
+            "port_id": None, "fixed_ip_address": None, "router_id": None, "status": "DOWN"})
+        await net.backend.floatingip_changed(row)

@@ -8,12 +8,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onestack.kernel.api.faults import Forbidden
 from onestack.kernel.db import is_duplicate
 from onestack.network.models import ip_allocation, port, segment_allocation, subnet
 from onestack.network.objects import common, quotas
 from onestack.network.objects.common import Row, bad_request, conflict
-from onestack.network.objects.policy import Caller
 
 if TYPE_CHECKING:
     from onestack.network.service import Networking
@@ -108,11 +106,7 @@ async def _free_vni(conn: AsyncConnection, ranges: str, network_id: str) -> int:
                    "allocation.", "NoNetworkAvailable")
 
 
-async def create(net: Networking, conn: AsyncConnection, caller: Caller, project_id: str,
-                 body: Row) -> Row:
-    if not caller.is_admin and (any(k in body for k in PROVIDER) or body.get("shared")
-                                or body.get("router:external")):
-        raise Forbidden("(rule:create_network) is disallowed by policy", type="HTTPForbidden")
+async def create(net: Networking, conn: AsyncConnection, project_id: str, body: Row) -> Row:
     await quotas.check(net, conn, project_id, "network")
     network_id = common.new_id()
     segment = await allocate_segment(net, conn, network_id, body)
@@ -139,12 +133,9 @@ UPDATABLE = {"name", "description", "admin_state_up", "shared", "router:external
              "port_security_enabled", "is_default", "dns_domain", "availability_zone_hints"}
 
 
-async def update(net: Networking, conn: AsyncConnection, caller: Caller, current: Row,
-                 body: Row) -> Row:
+async def update(net: Networking, conn: AsyncConnection, current: Row, body: Row) -> Row:
     if any(k in body for k in PROVIDER):
         raise bad_request("Plugin does not support updating provider attributes")
-    if not caller.is_admin and any(k in body for k in ("shared", "router:external")):
-        raise Forbidden("(rule:update_network) is disallowed by policy", type="HTTPForbidden")
     unknown = set(body) - UPDATABLE - {"id", "project_id", "tenant_id"}
     if unknown:
         raise bad_request(f"Unrecognized attribute(s) '{', '.join(sorted(unknown))}'",
@@ -166,10 +157,9 @@ async def delete(net: Networking, conn: AsyncConnection, current: Row) -> list[R
         raise conflict(f"Unable to complete operation on network {current['id']}. There "
                        "are one or more ports still in use on the network.", "NetworkInUse")
     subnets = await common.find(conn, "subnet", network_id=current["id"])
-    for fip in await common.find(conn, "floatingip"):
-        if fip.get("floating_network_id") == current["id"]:
-            await common.delete(conn, "floatingip", fip["id"])
-            await net.backend.floatingip_deleted(fip)
+    for fip in await common.find(conn, "floatingip", floating_network_id=current["id"]):
+        await common.delete(conn, "floatingip", fip["id"])
+        await net.backend.floatingip_deleted(fip)
     await conn.execute(sa.delete(ip_allocation).where(
         ip_allocation.c.network_id == current["id"]))
     await conn.execute(sa.delete(port).where(port.c.network_id == current["id"]))

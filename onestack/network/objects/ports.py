@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onestack.kernel.db import is_duplicate
 from onestack.network import ipam
-from onestack.network.models import ip_allocation
+from onestack.network.models import ip_allocation, port_security_group
 from onestack.network.objects import common, quotas, security_groups
 from onestack.network.objects.common import Row, bad_request, conflict, from_ipam
 from onestack.network.objects.subnets import pools_of
@@ -156,6 +156,17 @@ async def release_ips(conn: AsyncConnection, port_id: str) -> None:
     await conn.execute(sa.delete(ip_allocation).where(ip_allocation.c.port_id == port_id))
 
 
+async def _bind_groups(conn: AsyncConnection, port_id: str, groups: list[str],
+                       replace: bool = True) -> None:
+    """Record the port's groups in the index that group deletion looks up."""
+    if replace:
+        await conn.execute(sa.delete(port_security_group)
+                           .where(port_security_group.c.port_id == port_id))
+    if groups:
+        await conn.execute(sa.insert(port_security_group), [
+            {"port_id": port_id, "security_group_id": group} for group in groups])
+
+
 def _check_pairs(pairs: Any) -> list[dict[str, str]]:
     if not isinstance(pairs, list):
         raise bad_request("Allowed address pairs must be a list.")
@@ -238,6 +249,7 @@ async def create(net: Networking, conn: AsyncConnection, network: Row, project_i
                 raise conflict(f"Unable to complete operation for network {network['id']}. "
                                f"The mac address {mac} is in use.", "MacAddressInUse") from None
             values["mac_address"] = mac = new_mac()
+    await _bind_groups(conn, port_id, groups, replace=False)
     fixed = await assign_ips(net, conn, network, port_id, mac, body.get("fixed_ips"), owner)
     row = await common.update(conn, "port", row, {"fixed_ips": fixed})
     if row["binding:host_id"] or owner.startswith("network:router"):
@@ -278,6 +290,7 @@ async def update(net: Networking, conn: AsyncConnection, current: Row, body: Row
         for group_id in groups:
             await common.get(conn, "security_group", group_id)
         changes["security_groups"] = groups
+        await _bind_groups(conn, current["id"], groups)
     groups = changes.get("security_groups", current["security_groups"])
     if groups and not security:
         raise conflict("Port has security group associated. Cannot disable port security "
@@ -314,5 +327,6 @@ async def delete(net: Networking, conn: AsyncConnection, current: Row) -> None:
 
     await floatingips.disassociate_port(net, conn, current["id"])
     await release_ips(conn, current["id"])
+    await _bind_groups(conn, current["id"], [])
     await common.delete(conn, "port", current["id"])
     await net.backend.port_deleted(current)

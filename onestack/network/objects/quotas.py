@@ -1,4 +1,9 @@
-"""Quotas per project: configured defaults, overridden per project by an admin."""
+"""Quotas per project: configured defaults, overridden per project by an admin.
+
+A check counts what the project has and the caller then creates, in one
+transaction; with concurrent writers (PostgreSQL, MariaDB) the check first takes the
+project's turn for the resource (locks.py), so the counts of concurrent creations
+see each other."""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onestack.network.models import quota
-from onestack.network.objects import common
+from onestack.kernel.db import MYSQL_BACKENDS
+from onestack.network.models import TABLES, quota
+from onestack.network.objects import common, locks
 from onestack.network.objects.common import conflict
 
 if TYPE_CHECKING:
@@ -59,5 +65,18 @@ async def check(net: Networking, conn: AsyncConnection, project_id: str, resourc
     limit = (await limits(net, conn, project_id))[resource]
     if limit < 0:
         return
-    if await common.count(conn, resource, project_id) + adding > limit:
+    await locks.take_turn(conn, project_id, resource)
+    if await _latest_count(conn, resource, project_id) + adding > limit:
         raise conflict(f"Quota exceeded for resources: ['{resource}'].", "OverQuota")
+
+
+async def _latest_count(conn: AsyncConnection, resource: str, project_id: str) -> int:
+    """The count as committed now: MariaDB's repeatable reads would otherwise count
+    from a snapshot older than the lock (a locking read reads the latest rows);
+    PostgreSQL reads committed rows at every statement."""
+    table = TABLES[resource]
+    query = sa.select(sa.func.count()).select_from(table).where(
+        table.c.project_id == project_id)
+    if conn.dialect.name in MYSQL_BACKENDS:
+        query = query.with_for_update(read=True)
+    return int(await conn.scalar(query) or 0)

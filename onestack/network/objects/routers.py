@@ -6,10 +6,12 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onestack.kernel.api.faults import Forbidden
 from onestack.network import ipam
+from onestack.network.models import ip_allocation
+from onestack.network.models import port as port_table
 from onestack.network.objects import common, ports, quotas
 from onestack.network.objects.common import Row, bad_request, conflict
 from onestack.network.objects.policy import Caller
@@ -28,20 +30,26 @@ async def interface_ports(conn: AsyncConnection, router_id: str) -> list[Row]:
             if p["device_owner"] in INTERFACE_OWNERS]
 
 
-async def _set_gateway(net: Networking, conn: AsyncConnection, caller: Caller, router: Row,
+async def routers_on(conn: AsyncConnection, subnet_id: str) -> list[str]:
+    """The routers with an interface on ``subnet_id`` (by the address index)."""
+    found = await conn.execute(
+        sa.select(port_table.c.device_id).distinct()
+        .select_from(ip_allocation.join(port_table,
+                                        port_table.c.id == ip_allocation.c.port_id))
+        .where(ip_allocation.c.subnet_id == subnet_id,
+               port_table.c.device_owner.in_(INTERFACE_OWNERS)))
+    return [r[0] for r in found]
+
+
+async def _set_gateway(net: Networking, conn: AsyncConnection, router: Row,
                        info: dict[str, Any] | None) -> dict[str, Any] | None:
     """Replace the router's gateway port; returns the new external_gateway_info."""
     old = router.get("external_gateway_info")
     if old:
         if info and info.get("network_id") == old["network_id"] and \
                 "external_fixed_ips" not in info:
-            if "enable_snat" in info and not caller.is_admin:
-                raise Forbidden("(rule:update_router:external_gateway_info:enable_snat) is "
-                                "disallowed by policy", type="HTTPForbidden")
             return {**old, "enable_snat": bool(info.get("enable_snat", old["enable_snat"]))}
-        fips = [f for f in await common.find(conn, "floatingip")
-                if f.get("router_id") == router["id"]]
-        if fips:
+        if await common.find(conn, "floatingip", router_id=router["id"]):
             raise conflict(f"Gateway cannot be updated for router {router['id']}, since a "
                            "gateway to external network "
                            f"{old['network_id']} is required by one or more floating IPs.",
@@ -51,9 +59,6 @@ async def _set_gateway(net: Networking, conn: AsyncConnection, caller: Caller, r
                 await ports.delete(net, conn, port)
     if not info or not info.get("network_id"):
         return None
-    if not caller.is_admin and ("enable_snat" in info or "external_fixed_ips" in info):
-        raise Forbidden("(rule:update_router:external_gateway_info) is disallowed by policy",
-                        type="HTTPForbidden")
     network = await common.get(conn, "network", info["network_id"])
     if not network.get("router:external"):
         raise bad_request(f"Network {network['id']} is not a valid external network",
@@ -84,8 +89,7 @@ def _check_routes(routes: Any, interfaces: list[Row], subnets: dict[str, Row]) -
     return cleaned
 
 
-async def create(net: Networking, conn: AsyncConnection, caller: Caller, project_id: str,
-                 body: Row) -> Row:
+async def create(net: Networking, conn: AsyncConnection, project_id: str, body: Row) -> Row:
     await quotas.check(net, conn, project_id, "router")
     router = await common.insert(conn, "router", {
         "project_id": project_id, "name": body.get("name") or "",
@@ -96,19 +100,18 @@ async def create(net: Networking, conn: AsyncConnection, caller: Caller, project
         "ha": bool(body.get("ha", False)), "flavor_id": body.get("flavor_id"),
         "availability_zone_hints": list(body.get("availability_zone_hints") or [])})
     if body.get("external_gateway_info"):
-        info = await _set_gateway(net, conn, caller, router, body["external_gateway_info"])
+        info = await _set_gateway(net, conn, router, body["external_gateway_info"])
         router = await common.update(conn, "router", router, {"external_gateway_info": info})
     await net.backend.router_changed(router, [])
     return router
 
 
-async def update(net: Networking, conn: AsyncConnection, caller: Caller, current: Row,
-                 body: Row) -> Row:
+async def update(net: Networking, conn: AsyncConnection, current: Row, body: Row) -> Row:
     changes = {k: v for k, v in body.items() if k in (
         "name", "description", "admin_state_up", "distributed", "ha")}
     if "external_gateway_info" in body:
         changes["external_gateway_info"] = await _set_gateway(
-            net, conn, caller, current, body["external_gateway_info"])
+            net, conn, current, body["external_gateway_info"])
     interfaces = await interface_ports(conn, current["id"])
     if "routes" in body:
         subnets = {s["id"]: s for s in await common.find(conn, "subnet", id=[
@@ -122,7 +125,7 @@ async def update(net: Networking, conn: AsyncConnection, caller: Caller, current
 async def delete(net: Networking, conn: AsyncConnection, current: Row) -> None:
     if await interface_ports(conn, current["id"]):
         raise conflict(f"Router {current['id']} still has ports", "RouterInUse")
-    await _set_gateway(net, conn, Caller("", True), current, None)
+    await _set_gateway(net, conn, current, None)
     await common.delete(conn, "router", current["id"])
     await net.backend.router_deleted(current)
 
@@ -214,8 +217,8 @@ async def remove_interface(net: Networking, conn: AsyncConnection, router: Row, 
                           "specified", "BadRequest")
     port = found[0]
     subnet_ids = {ip["subnet_id"] for ip in port["fixed_ips"]}
-    for fip in await common.find(conn, "floatingip"):
-        if fip.get("router_id") == router["id"] and fip.get("port_id"):
+    for fip in await common.find(conn, "floatingip", router_id=router["id"]):
+        if fip.get("port_id"):
             inner = await common.find(conn, "port", id=fip["port_id"])
             if inner and subnet_ids & {ip["subnet_id"] for ip in inner[0]["fixed_ips"]}:
                 raise conflict(f"Router interface for subnet {sorted(subnet_ids)[0]} on "

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from onestack.kernel.db import is_duplicate
-from onestack.network.models import default_security_group
-from onestack.network.objects import common, quotas
+from onestack.network.models import default_security_group, port_security_group
+from onestack.network.objects import common, locks, quotas
 from onestack.network.objects.common import Row, bad_request, conflict
 
 if TYPE_CHECKING:
@@ -30,9 +29,14 @@ RULE_KEYS = ("direction", "ethertype", "protocol", "port_range_min", "port_range
              "remote_ip_prefix", "remote_group_id", "remote_address_group_id")
 
 
-async def default_group_id(conn: AsyncConnection, project_id: str) -> str | None:
-    return await conn.scalar(sa.select(default_security_group.c.security_group_id)
-                             .where(default_security_group.c.project_id == project_id))
+async def default_group_id(conn: AsyncConnection, project_id: str, *, latest: bool = False
+                           ) -> str | None:
+    """``latest``: a locking read, which sees a row another transaction committed
+    after this one began (MariaDB's repeatable reads would not otherwise; and
+    PostgreSQL reads what is committed at every statement)."""
+    query = sa.select(default_security_group.c.security_group_id).where(
+        default_security_group.c.project_id == project_id)
+    return await conn.scalar(query.with_for_update(read=True) if latest else query)
 
 
 async def ensure_default(net: Networking, conn: AsyncConnection, project_id: str) -> str:
@@ -41,18 +45,15 @@ async def ensure_default(net: Networking, conn: AsyncConnection, project_id: str
     found = await default_group_id(conn, project_id)
     if found:
         return found
+    await locks.take_turn(conn, project_id, "default_security_group")
+    found = await default_group_id(conn, project_id, latest=True)
+    if found:  # made by the transaction that had the turn before
+        return found
     group = await common.insert(conn, "security_group", {
         "project_id": project_id, "name": "default",
         "description": "Default security group", "stateful": True, "shared": False})
-    try:
-        async with conn.begin_nested():
-            await conn.execute(sa.insert(default_security_group).values(
-                project_id=project_id, security_group_id=group["id"]))
-    except sa.exc.IntegrityError as exc:
-        if not is_duplicate(exc):
-            raise
-        await common.delete(conn, "security_group", group["id"])
-        return await default_group_id(conn, project_id) or ""
+    await conn.execute(sa.insert(default_security_group).values(
+        project_id=project_id, security_group_id=group["id"]))
     for ethertype in ("IPv4", "IPv6"):
         await _insert_rule(conn, group, {"direction": "egress", "ethertype": ethertype})
         await _insert_rule(conn, group, {"direction": "ingress", "ethertype": ethertype,
@@ -115,9 +116,10 @@ async def delete_group(net: Networking, conn: AsyncConnection, current: Row,
     if current["id"] == await default_group_id(conn, current["project_id"]) and not is_admin:
         raise conflict("Insufficient rights for removing default security group.",
                        "SecurityGroupCannotRemoveDefault")
-    for port in await common.find(conn, "port"):
-        if current["id"] in (port.get("security_groups") or []):
-            raise conflict(f"Security Group {current['id']} in use.", "SecurityGroupInUse")
+    in_use = await conn.scalar(sa.select(port_security_group.c.port_id).where(
+        port_security_group.c.security_group_id == current["id"]).limit(1))
+    if in_use is not None:
+        raise conflict(f"Security Group {current['id']} in use.", "SecurityGroupInUse")
     await conn.execute(sa.delete(default_security_group).where(
         default_security_group.c.security_group_id == current["id"]))
     for rule in await rules_of(conn, [current["id"]]):

@@ -3,6 +3,8 @@ external networks; only admins set provider attributes."""
 
 from __future__ import annotations
 
+from onestack.cloud import Cloud
+from tests.api.identity.helpers import member_token
 from tests.api.network.conftest import Tenants, create, net_with_subnet
 from tests.conftest import Api
 
@@ -56,3 +58,23 @@ async def test_quotas(network: Api, tenants: Tenants) -> None:
     assert [q["project_id"] for q in listed] == [project]
     assert (await network.delete(f"/v2.0/quotas/{project}")).status_code == 204
     assert (await tenants.alice.get(f"/v2.0/quotas/{project}")).json()["quota"]["network"] == 100
+
+
+async def test_a_reader_reads_but_never_writes_their_projects_resources(
+        cloud: Cloud, network: Api, tenants: Tenants) -> None:
+    identity = Api(cloud, "identity", clients=network.clients)
+    identity.token = network.token
+    reader = network.as_token(await member_token(identity, "net-reader", tenants.one,
+                                                 role="reader"))
+    made = await tenants.alice.post("/v2.0/networks", json={"network": {"name": "owned"}})
+    assert made.status_code == 201, made.text
+    net_id = made.json()["network"]["id"]
+    assert (await reader.get(f"/v2.0/networks/{net_id}")).status_code == 200
+    refused = [
+        await reader.post("/v2.0/networks", json={"network": {"name": "nope"}}),
+        await reader.put(f"/v2.0/networks/{net_id}", json={"network": {"name": "renamed"}}),
+        await reader.delete(f"/v2.0/networks/{net_id}"),
+    ]
+    assert [r.status_code for r in refused] == [403, 403, 403], [r.text for r in refused]
+    assert (await tenants.alice.get(f"/v2.0/networks/{net_id}")).json()["network"][
+        "name"] == "owned"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.api.network.conftest import create, error_type, net_with_subnet
+from tests.api.network.conftest import Tenants, create, error_type, net_with_subnet
 from tests.conftest import Api
 
 
@@ -90,3 +90,39 @@ async def test_address_pairs_and_port_security(network: Api) -> None:
     plain = await create(network, "ports", "port", network_id=net["id"],
                          port_security_enabled=False)
     assert plain["security_groups"] == []
+
+
+async def test_a_list_shows_each_port_as_its_show(network: Api, tenants: Tenants) -> None:
+    """The list joins JSON rendered from the rows; it must read as the shows do."""
+    net, _ = await net_with_subnet(tenants.alice, "10.8.0.0/24")
+    plain = await create(tenants.alice, "ports", "port", network_id=net["id"],
+                         name='quote " and \\ ünï', description="d")
+    tagged = await create(tenants.alice, "ports", "port", network_id=net["id"],
+                          name="tagged", device_id="vm-8")
+    assert (await network.put(f"/v2.0/ports/{tagged['id']}/tags",
+                              json={"tags": ["x", "y"]})).status_code == 200
+    bound = await network.put(f"/v2.0/ports/{plain['id']}", json={"port": {
+        "binding:host_id": "host-8", "binding:profile": {"k": "v"}}})
+    assert bound.status_code == 200, bound.text
+    for api in (network, tenants.alice):
+        shows = [(await api.get(f"/v2.0/ports/{p['id']}")).json()["port"]
+                 for p in (plain, tagged)]
+        listed = (await api.get(f"/v2.0/ports?network_id={net['id']}")).json()["ports"]
+        assert listed == shows
+    member_view = shows[0]
+    assert "binding:host_id" not in member_view and member_view["binding:vnic_type"] == "normal"
+    admin_view = (await network.get(f"/v2.0/ports/{plain['id']}")).json()["port"]
+    assert admin_view["binding:profile"] == {"k": "v"} and admin_view["tags"] == []
+
+    async def ids(query: str) -> list[str]:
+        response = await network.get(f"/v2.0/ports?network_id={net['id']}&{query}")
+        assert response.status_code == 200, response.text
+        return [p["id"] for p in response.json()["ports"]]
+    assert await ids("name=tagged") == [tagged["id"]]
+    assert await ids(f"id={plain['id']}&id={tagged['id']}") == [plain["id"], tagged["id"]]
+    assert await ids("device_id=vm-8") == [tagged["id"]]
+    assert await ids("tags=x") == [tagged["id"]]
+    assert await ids("binding:host_id=host-8") == [plain["id"]]
+    assert await ids("sort_key=name&sort_dir=desc") == [tagged["id"], plain["id"]]
+    only = (await network.get(f"/v2.0/ports?id={tagged['id']}&fields=id&fields=tags")).json()
+    assert only == {"ports": [{"id": tagged["id"], "tags": ["x", "y"]}]}
