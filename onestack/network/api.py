@@ -4,8 +4,8 @@ Every write runs again when the database picks it as a deadlock's victim."""
 from __future__ import annotations
 
 from onestack.kernel.api.routing import RouteTable
+from onestack.kernel.db.retry import retry_on_deadlock
 from onestack.network.handlers import agents, misc, networks, ports, routers, security_groups
-from onestack.network.objects.common import retry_on_deadlock
 
 _ROUTES: RouteTable = {
     "/": {"GET": misc.versions},

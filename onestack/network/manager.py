@@ -9,8 +9,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from onestack.kernel.bus import Target, connect
+from onestack.kernel.db.retry import retry_on_deadlock
 from onestack.network.objects import agents, common, ports
-from onestack.network.objects.common import retry_on_deadlock
 
 if TYPE_CHECKING:
     from onestack.network.service import Networking

@@ -3,14 +3,11 @@ of resource attributes, and Neutron's typed errors."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
-import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -32,51 +29,6 @@ NOT_FOUND_TYPES = {
 }
 LABELS = {"floatingip": "Floating IP", "security_group": "Security group",
           "security_group_rule": "Security group rule", "subnetpool": "Subnet pool"}
-
-
-# Deadlocks the engines report (MySQL/MariaDB ER_LOCK_DEADLOCK; PostgreSQL's
-# deadlock_detected and serialization_failure): the victim's transaction is gone,
-# and running the request again is the remedy (as Neutron's retry_db_errors).
-MYSQL_DEADLOCK = 1213
-PG_RETRYABLE = ("40P01", "40001")
-RETRIES = 5
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-def is_deadlock(error: BaseException) -> bool:
-    """Whether ``error`` or what it arose from (a failed savepoint rollback hides the
-    deadlock behind it on MariaDB) is a deadlock."""
-    chain: list[BaseException] = []
-    found: BaseException | None = error
-    while found is not None and found not in chain:
-        chain.append(found)
-        found = found.__cause__ or found.__context__
-    for link in chain:
-        original = getattr(link, "orig", None)
-        if original is not None:
-            code = original.args[0] if original.args else None
-            sqlstate = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
-            if code == MYSQL_DEADLOCK or sqlstate in PG_RETRYABLE:
-                return True
-    return False
-
-
-def retry_on_deadlock(call: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    """Run a whole write again (its transaction and all) when the engine chose it as
-    a deadlock's victim, after a short random pause."""
-    @functools.wraps(call)
-    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
-        for attempt in range(RETRIES - 1):
-            try:
-                return await call(*args, **kwargs)
-            except sa.exc.DBAPIError as exc:
-                if not is_deadlock(exc):
-                    raise
-                log.info("%s: a deadlock's victim, running it again", call.__qualname__)
-            await asyncio.sleep(random.uniform(0, 0.02 * 2 ** attempt))
-        return await call(*args, **kwargs)
-    return run
 
 
 def new_id() -> str:
