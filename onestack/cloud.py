@@ -90,6 +90,7 @@ SERVICE_MODULES = (
     "onestack.identity.service",
     "onestack.image.service",
     "onestack.network.service",
+    "onestack.placement.service",
 )
 
 

@@ -134,9 +134,13 @@ def neutron_fault(error: ApiError) -> dict[str, Any]:
 
 
 def plain_fault(error: ApiError) -> dict[str, Any]:
-    """Glance and Placement style: a list of errors."""
-    return {"errors": [{"status": error.status, "title": error.title, "detail": error.message,
-                        "request_id": error.details.get("request_id", "")}]}
+    """Glance and Placement style: a list of errors; ``code`` when the handler gave one
+    (Placement's error codes, from its microversion 1.23)."""
+    body = {"status": error.status, "title": error.title, "detail": error.message,
+            "request_id": error.details.get("request_id", "")}
+    if "code" in error.details:
+        body["code"] = error.details["code"]
+    return {"errors": [body]}
 
 
 FAULT_STYLES = {
