@@ -13,33 +13,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from onestack.cloud import Cloud, prepare_state_dir
-from onestack.kernel.config import SERVICE_PORTS
+from onestack.cloud import Cloud
 from tests import engines
 from tests.api.identity.helpers import make_project, member_token
 from tests.api.network.conftest import create
 from tests.conftest import ADMIN_PASSWORD, Api
-from tests.conftest import test_config as cloud_config
-
-
-@pytest.fixture(scope="module", params=engines.ENGINES)
-def server(request: pytest.FixtureRequest) -> engines.DatabaseServer:
-    return engines.server(request.param, request.config)
-
-
-@pytest.fixture(scope="module")
-async def engine_cloud(server: engines.DatabaseServer,
-                       tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Cloud]:
-    async with server.cloud_databases(SERVICE_PORTS) as url:
-        config = cloud_config(tmp_path_factory.mktemp(f"net-{server.engine}") / "state")
-        config.database.url = url
-        prepare_state_dir(config.state_dir, reset=False)
-        cloud = Cloud(config)
-        try:
-            await cloud.build()
-            yield cloud
-        finally:
-            await cloud.close()
 
 
 @pytest.fixture
