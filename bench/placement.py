@@ -5,6 +5,7 @@ latency at each limit, claims with 1 and 8 clients, server CPU per operation).
 
     bench/placement.py                          # N=1000 and N=10000, both sides
     bench/placement.py --providers 1000 --only onestack --runs 1
+    bench/placement.py --only onestack --ac-after-writes 100   # + candidates after claims
 
 Each side and each N gets a fresh server (temp state dir, free ports in the 56xx/86xx
 range); everything is stopped on exit. Prints one JSON summary per side and N, and
@@ -71,6 +72,43 @@ def run_client(url: str, token: str, pids: Path, args: argparse.Namespace, n: in
     return last_json_line(result.stdout.replace("SUMMARY ", ""))
 
 
+def ac_after_writes(url: str, token: str, calls: int) -> dict:
+    """GET /allocation_candidates right after a claim each time (no cached answer)."""
+    import http.client
+    import statistics
+    import uuid
+
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=120)
+    headers = {"X-Auth-Token": token, "OpenStack-API-Version": "placement 1.39",
+               "Content-Type": "application/json"}
+
+    def call(method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+        conn.request(method, path, json.dumps(body) if body else None, headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+
+    res = {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
+    query = "/allocation_candidates?resources=VCPU:1,MEMORY_MB:512,DISK_GB:1"
+    rps = sorted(json.loads(call("GET", query)[1])["provider_summaries"])
+    samples, consumers = [], []
+    for i in range(calls):
+        consumer = str(uuid.uuid4())
+        status, _ = call("PUT", f"/allocations/{consumer}", {
+            "allocations": {rps[i % len(rps)]: {"resources": res}}, "project_id": consumer,
+            "user_id": consumer, "consumer_generation": None, "consumer_type": "INSTANCE"})
+        if status == 204:
+            consumers.append(consumer)
+        started = time.perf_counter()
+        status, _ = call("GET", query)
+        samples.append((time.perf_counter() - started) * 1000)
+    for consumer in consumers:
+        call("DELETE", f"/allocations/{consumer}")
+    samples.sort()
+    return {"calls": len(samples), "p50_ms": round(statistics.median(samples), 2),
+            "p99_ms": round(samples[int(len(samples) * 0.99) - 1], 2)}
+
+
 def bench_onestack(root: Path, args: argparse.Namespace, n: int) -> dict:
     server = OnestackPlacement(root / f"onestack-{n}", args)
     server.root.mkdir(parents=True)
@@ -79,8 +117,12 @@ def bench_onestack(root: Path, args: argparse.Namespace, n: int) -> dict:
     try:
         launch = server.launch(server.root / "state", f"onestack-placement-{n}")
         assert server.probe_dir is not None
-        summary = run_client(server.url, server.token(), server.probe_dir / "pids", args, n,
+        token = server.token()
+        summary = run_client(server.url, token, server.probe_dir / "pids", args, n,
                              server.root / "bench.json")
+        if args.ac_after_writes:
+            summary["ac_after_writes"] = ac_after_writes(server.url, token,
+                                                         args.ac_after_writes)
         return {"launch": launch, "summary": summary}
     finally:
         server.stop()
@@ -110,6 +152,8 @@ def main() -> int:
     ap.add_argument("--only", choices=["onestack", "upstream"])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--ac-calls", type=int, default=100)
+    ap.add_argument("--ac-after-writes", type=int, default=0, metavar="CALLS",
+                    help="onestack: also time CALLS candidates queries, each after a claim")
     ap.add_argument("--claim-seconds", type=float, default=10)
     ap.add_argument("--onestack-cmd", default="")
     ap.add_argument("--onestack-toml", default="")

@@ -26,16 +26,14 @@ class Placement:
     db: Database
     store: Store
     policy: Enforcer
-    # (query, version, store.version) -> rendered allocation candidates
-    candidates: OrderedDict[tuple[Any, ...], bytes] = field(default_factory=OrderedDict)
+    # (query, microversion) -> allocation candidates answer (handlers/candidates.Answer),
+    # refreshed there when the Store moved on
+    candidates: OrderedDict[tuple[Any, ...], Any] = field(default_factory=OrderedDict)
 
-    def cached_candidates(self, key: tuple[Any, ...]) -> bytes | None:
-        found = self.candidates.get((*key, self.store.version))
-        return found
-
-    def remember_candidates(self, key: tuple[Any, ...], body: bytes) -> None:
-        self.candidates[(*key, self.store.version)] = body
-        while len(self.candidates) > 64:
+    def remember_candidates(self, key: tuple[Any, ...], answer: Any) -> None:
+        self.candidates[key] = answer
+        self.candidates.move_to_end(key)
+        while len(self.candidates) > 32:
             self.candidates.popitem(last=False)
 
 

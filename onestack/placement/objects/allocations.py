@@ -146,7 +146,8 @@ def _apply(store: Store, writes: list[ConsumerWrite], consumers: list[Consumer |
             for rc, amount in resources.items():
                 usage[rc] = usage.get(rc, 0) + amount
         store.consumers[write.consumer] = consumer
-    store.touch()
+    for uuid in generations:  # only these providers' usages moved
+        store.touch(uuid)
 
 
 def _release(store: Store, consumer: Consumer) -> None:

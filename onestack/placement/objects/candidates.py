@@ -101,6 +101,32 @@ def _single_provider_options(store: Store, group: RequestGroup
     return [(p.root_uuid, {p.uuid: dict(group.resources)}, [p.uuid]) for p in found]
 
 
+def provider_matches(store: Store, provider: Provider, group: RequestGroup) -> bool:
+    """Whether ``provider`` alone satisfies ``group`` (the test of the loop above)."""
+    inventories, usage = provider.inventories, provider.usage
+    for rc, n in group.resources.items():
+        inv = inventories.get(rc)
+        if inv is None or (
+                n < inv.min_unit or n > inv.max_unit or n % inv.step_size
+                or usage.get(rc, 0) + n > (inv.total - inv.reserved) * inv.allocation_ratio):
+            return False
+    return _provider_filters(store, provider, group)
+
+
+def is_nested(store: Store) -> bool:
+    """Any tree of more than one provider, or any sharing provider."""
+    return any(p.parent_uuid or SHARING_TRAIT in p.traits for p in store.providers.values())
+
+
+def single_provider_group(store: Store, query: Query) -> RequestGroup | None:
+    """The group when the answer is one candidate per provider, each decided by that
+    provider's rows alone (so it can be kept up to date provider by provider)."""
+    if (len(query.groups) != 1 or not query.groups[0].resources or query.root_required
+            or query.root_forbidden or is_nested(store)):
+        return None
+    return query.groups[0]
+
+
 def _provider_filters(store: Store, provider: Provider, group: RequestGroup) -> bool:
     if group.in_tree is not None and provider.root_uuid != group.in_tree:
         return False
@@ -176,8 +202,7 @@ def _root_ok(store: Store, root: str, query: Query) -> bool:
 
 
 def find(store: Store, query: Query) -> list[Candidate]:
-    nested = any(p.parent_uuid for p in store.providers.values()) or any(
-        SHARING_TRAIT in p.traits for p in store.providers.values())
+    nested = is_nested(store)
     per_group: list[tuple[RequestGroup, dict[str, list[tuple[Allocation, list[str]]]]]] = []
     for group in query.groups:
         if not group.resources:

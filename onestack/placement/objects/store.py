@@ -81,9 +81,27 @@ class Store:
     # aggregate -> uuids of its member providers
     by_aggregate: dict[str, set[str]] = field(default_factory=dict)
     version: int = 0
+    # what changed at each version after ``log_start``: one provider's rows (inventory,
+    # usage, aggregates), or None for a change that may move any answer (providers
+    # added, removed or re-parented, traits, resource classes)
+    log: list[str | None] = field(default_factory=list)
+    log_start: int = 0
 
-    def touch(self) -> None:
+    def touch(self, uuid: str | None = None) -> None:
         self.version += 1
+        self.log.append(uuid)
+        if len(self.log) > 8192:
+            del self.log[:4096]
+            self.log_start += 4096
+
+    def changed_since(self, version: int) -> set[str] | None:
+        """The providers changed after ``version``; None: anything may have changed."""
+        if version < self.log_start:
+            return None
+        changes = self.log[version - self.log_start:]
+        if None in changes:
+            return None
+        return set(changes)  # type: ignore[arg-type]
 
     def children(self, parent: str) -> list[Provider]:
         return [p for p in self.providers.values() if p.parent_uuid == parent]
@@ -113,7 +131,7 @@ class Store:
         provider.inventories = inventories
         for name in inventories:
             self.by_class.setdefault(name, set()).add(provider.uuid)
-        self.touch()
+        self.touch(provider.uuid)
 
     def set_aggregates(self, provider: Provider, aggregates: set[str]) -> None:
         for name in provider.aggregates:
@@ -121,7 +139,7 @@ class Store:
         provider.aggregates = set(aggregates)
         for name in aggregates:
             self.by_aggregate.setdefault(name, set()).add(provider.uuid)
-        self.touch()
+        self.touch(provider.uuid)
 
 
 async def seed(db: Database) -> None:

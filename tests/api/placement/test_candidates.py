@@ -114,3 +114,22 @@ async def test_bad_queries(placement):
                   f"{RES}&limit=0", f"{RES}&bogus=1", f"{RES}&group_policy=sometimes"):
         response = await placement.get(f"/allocation_candidates?{query}")
         assert response.status_code == 400, query
+
+
+async def test_answer_after_writes_matches_a_fresh_search(placement):
+    """Kept answers refreshed provider by provider equal a search from scratch."""
+    rps = [await placement.provider(f"inc-{i}", VCPU=2, MEMORY_MB=1024) for i in range(4)]
+    query = "/allocation_candidates?resources=VCPU:1,MEMORY_MB:512"
+    limited = query + "&limit=2"
+    for path in (query, limited):
+        assert (await placement.get(path)).status_code == 200
+    await placement.claim(str(uuid.uuid4()), {rps[0]["uuid"]: {"VCPU": 2}})
+    await placement.claim(str(uuid.uuid4()), {rps[2]["uuid"]: {"VCPU": 1}})
+    await placement.inventories(rps[3]["uuid"], VCPU=1, MEMORY_MB=256)
+    kept = [(await placement.get(p)).json() for p in (query, limited)]
+    placement.cloud.services["placement"].candidates.clear()
+    fresh = [(await placement.get(p)).json() for p in (query, limited)]
+    assert kept == fresh
+    assert list(kept[0]["provider_summaries"]) == [rps[1]["uuid"], rps[2]["uuid"]]
+    assert kept[0]["provider_summaries"][rps[2]["uuid"]]["resources"]["VCPU"]["used"] == 1
+    assert len(kept[1]["allocation_requests"]) == 2
