@@ -4,6 +4,7 @@ apps (fast), or served on real ports for the stock clients (``live_cloud``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
@@ -106,6 +107,20 @@ class Api:
         return response.headers["X-Subject-Token"]
 
 
+@contextlib.asynccontextmanager
+async def admin_api(cloud: Cloud, service: str, api_class: type[Api] = Api
+                    ) -> AsyncIterator[Api]:
+    """``service``'s API as the bootstrap admin; its HTTP clients closed afterwards."""
+    identity = Api(cloud, "identity")
+    api = api_class(cloud, service, clients=identity.clients)
+    api.token = await identity.token_for("admin", ADMIN_PASSWORD, "admin")
+    try:
+        yield api
+    finally:
+        for client in api.clients.values():
+            await client.aclose()
+
+
 @pytest.fixture
 async def cloud(tmp_path: Path) -> AsyncIterator[Cloud]:
     """A fresh all-in-one cloud (fake drivers, SQLite in tmp_path), not listening."""
@@ -120,11 +135,8 @@ async def cloud(tmp_path: Path) -> AsyncIterator[Cloud]:
 @pytest.fixture
 async def identity(cloud: Cloud) -> AsyncIterator[Api]:
     """The identity API, authenticated as the bootstrap admin."""
-    api = Api(cloud, "identity")
-    api.token = await api.token_for("admin", ADMIN_PASSWORD, "admin")
-    yield api
-    for client in api.clients.values():
-        await client.aclose()
+    async with admin_api(cloud, "identity") as api:
+        yield api
 
 
 @dataclass

@@ -13,18 +13,14 @@ import pytest
 
 from onestack.cloud import Cloud
 from tests.api.identity.helpers import make_project, member_token
-from tests.conftest import ADMIN_PASSWORD, Api
+from tests.conftest import Api, admin_api
 
 
 @pytest.fixture
 async def image(cloud: Cloud) -> AsyncIterator[Api]:
     """The image API, authenticated as the bootstrap admin."""
-    identity = Api(cloud, "identity")
-    api = Api(cloud, "image", clients=identity.clients)
-    api.token = await identity.token_for("admin", ADMIN_PASSWORD, "admin")
-    yield api
-    for client in api.clients.values():
-        await client.aclose()
+    async with admin_api(cloud, "image") as api:
+        yield api
 
 
 @dataclass

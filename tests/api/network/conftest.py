@@ -11,18 +11,14 @@ import pytest
 
 from onestack.cloud import Cloud
 from tests.api.identity.helpers import make_project, member_token
-from tests.conftest import ADMIN_PASSWORD, Api
+from tests.conftest import ADMIN_PASSWORD, Api, admin_api
 
 
 @pytest.fixture
 async def network(cloud: Cloud) -> AsyncIterator[Api]:
     """The network API, authenticated as the bootstrap admin."""
-    identity = Api(cloud, "identity")
-    api = Api(cloud, "network", clients=identity.clients)
-    api.token = await identity.token_for("admin", ADMIN_PASSWORD, "admin")
-    yield api
-    for client in api.clients.values():
-        await client.aclose()
+    async with admin_api(cloud, "network") as api:
+        yield api
 
 
 @dataclass

@@ -17,17 +17,13 @@ from onestack.cloud import Cloud
 from tests import engines
 from tests.api.identity.helpers import make_project, member_token
 from tests.api.network.conftest import create
-from tests.conftest import ADMIN_PASSWORD, Api
+from tests.conftest import Api, admin_api
 
 
 @pytest.fixture
 async def admin(engine_cloud: Cloud) -> AsyncIterator[Api]:
-    identity = Api(engine_cloud, "identity")
-    api = Api(engine_cloud, "network", clients=identity.clients)
-    api.token = await identity.token_for("admin", ADMIN_PASSWORD, "admin")
-    yield api
-    for client in api.clients.values():
-        await client.aclose()
+    async with admin_api(engine_cloud, "network") as api:
+        yield api
 
 
 async def new_member(admin: Api, name: str) -> tuple[Api, str]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from onestack.cloud import Cloud
-from tests.conftest import ADMIN_PASSWORD, Api
+from tests.conftest import Api, admin_api
 
 
 class Placement(Api):
@@ -65,9 +65,5 @@ def error_code(response: Any) -> str:
 
 @pytest.fixture
 async def placement(cloud: Cloud) -> AsyncIterator[Placement]:
-    identity = Api(cloud, "identity")
-    api = Placement(cloud, "placement", clients=identity.clients)
-    api.token = await identity.token_for("admin", ADMIN_PASSWORD, "admin")
-    yield api
-    for client in api.clients.values():
-        await client.aclose()
+    async with admin_api(cloud, "placement", Placement) as api:
+        yield api
