@@ -91,6 +91,7 @@ SERVICE_MODULES = (
     "onestack.image.service",
     "onestack.network.service",
     "onestack.placement.service",
+    "onestack.compute.service",
 )
 
 
@@ -124,21 +125,33 @@ class Cloud:
                 await register_service(identity, service_type,
                                        config.public_url(name) + suffix)
 
+    def start_background(self) -> list[asyncio.Task[None]]:
+        """Start every service's loops (bus endpoints, agents, heartbeats); the caller
+        cancels the tasks when done (``stop_background``)."""
+        return [asyncio.create_task(module.periodic(self.services[name]),
+                                    name=f"{name}-periodic")
+                for name, module in self.modules.items()]
+
+    @staticmethod
+    async def stop_background(tasks: list[asyncio.Task[None]]) -> None:
+        """Stop the loops last-started first, one service at a time: a service's
+        in-flight work may still call the services it depends on (started earlier)."""
+        for task in reversed(tasks):
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
     async def serve(self, ready: asyncio.Event | None = None) -> None:
         ports = {self.config.api.ports[name]: app for name, app in self.apps.items()}
         self.server = HttpServer(self.config.api.host, ports)
         task = asyncio.create_task(self.server.serve())
-        periodic = [asyncio.create_task(module.periodic(self.services[name]))
-                    for name, module in self.modules.items()]
+        periodic = self.start_background()
         try:
             if ready is not None:
                 await self.server.started()
                 ready.set()
             await task
         finally:
-            for loop in periodic:
-                loop.cancel()
-            await asyncio.gather(*periodic, return_exceptions=True)
+            await self.stop_background(periodic)
 
     def stop(self) -> None:
         if self.server is not None:

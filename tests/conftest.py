@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import os
 import socket
 import threading
@@ -69,7 +70,10 @@ class Api:
         return self.clients[self.service]
 
     def as_token(self, token: str | None) -> Api:
-        return Api(self.cloud, self.service, token, self.clients)
+        """The same client (and class, and settings) as another caller."""
+        other = copy.copy(self)
+        other.token = token
+        return other
 
     async def request(self, method: str, path: str, *, token: str | None = None,
                       headers: dict[str, str] | None = None, **kwargs: Any

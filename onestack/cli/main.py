@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--reset", action="store_true", help="wipe the state directory first")
     up.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     up.add_argument("--log-level", help="DEBUG, INFO, WARNING (default INFO)")
+    up.add_argument("--fake-hosts", type=int, metavar="N",
+                    help="run N compute hosts on the fake hypervisor driver")
     openrc = commands.add_parser("openrc", help="print the admin-openrc of a state dir")
     openrc.add_argument("--config")
     openrc.add_argument("--state-dir", type=Path)
@@ -47,6 +49,12 @@ async def _up(args: argparse.Namespace) -> int:
     config = load(args.config, **overrides)
     if args.host:
         config.api.host = args.host
+    if args.fake_hosts is not None:
+        if args.fake_hosts < 1:
+            print("onestack: --fake-hosts needs at least 1 host", file=sys.stderr)
+            return 2
+        config.compute.virt_driver = "fake"
+        config.compute.fake_hosts = args.fake_hosts
     _configure_logging(config.log_level)
     prepare_state_dir(config.state_dir, args.reset)
     cloud = Cloud(config)

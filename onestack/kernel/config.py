@@ -125,6 +125,57 @@ class ImageConfig:
 
 
 @dataclass
+class ComputeConfig:
+    # The hypervisor driver of this process's compute hosts: "fake" is instant and
+    # deterministic; "qemu" starts real guests.
+    virt_driver: str = "fake"
+    # How many compute hosts this process runs (the fake driver can run thousands).
+    fake_hosts: int = 1
+    # The first host's name; more hosts are named "<host>-2", "<host>-3", ...
+    host: str = ""
+    # What each fake host reports to placement.
+    fake_vcpus: int = 64
+    fake_memory_mb: int = 131072
+    fake_disk_gb: int = 2048
+    cpu_allocation_ratio: float = 4.0
+    ram_allocation_ratio: float = 1.5
+    disk_allocation_ratio: float = 1.0
+    reserved_host_memory_mb: int = 512
+    # Seconds between heartbeats; a service unseen for service_down_time is "down".
+    report_interval: float = 10.0
+    service_down_time: float = 60.0
+    # Seconds between each agent's reconcile passes (desired vs actual guests).
+    reconcile_interval: float = 30.0
+    # Hosts tried for one server before it goes to ERROR with "No valid host".
+    max_attempts: int = 3
+    # A resize or cold migration may pick the server's own host (single-host clouds).
+    allow_resize_to_same_host: bool = True
+    # Seconds a shelved server keeps its host before it is offloaded (0: at once;
+    # -1: never).
+    shelved_offload_time: int = 0
+    # Weighers: positive spreads servers over hosts, negative packs them.
+    ram_weight_multiplier: float = 1.0
+    cpu_weight_multiplier: float = 1.0
+    disk_weight_multiplier: float = 1.0
+    default_availability_zone: str = "nova"
+    # Images whose id is listed here run only on isolated_hosts, and those hosts run
+    # nothing else (Nova's IsolatedHostsFilter).
+    isolated_images: str = ""
+    isolated_hosts: str = ""
+    # Default quotas per project (-1: unlimited), as Nova's [quota] section.
+    quota_instances: int = 10
+    quota_cores: int = 20
+    quota_ram: int = 51200
+    quota_metadata_items: int = 128
+    quota_key_pairs: int = 100
+    quota_server_groups: int = 10
+    quota_server_group_members: int = 10
+    quota_injected_files: int = 5
+    quota_injected_file_content_bytes: int = 10240
+    quota_injected_file_path_length: int = 255
+
+
+@dataclass
 class Config:
     state_dir: Path = field(default_factory=default_state_dir)
     log_level: str = "INFO"
@@ -134,6 +185,7 @@ class Config:
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     image: ImageConfig = field(default_factory=ImageConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
 
     def database_url(self, service: str) -> str:
         return self.database.url.format(service=service, state_dir=self.state_dir)

@@ -65,7 +65,9 @@ def spec(state: Placement) -> ServiceSpec:
 
 
 async def periodic(state: Placement) -> None:
-    return None
+    from onestack.placement.manager import serve
+
+    await serve(state)
 
 
 async def close(state: Placement) -> None:

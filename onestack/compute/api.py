@@ -1,0 +1,42 @@
+"""Every route of the compute API. Each handler module declares its own ``ROUTES``
+(paths below ``/v2.1``); this table joins them."""
+
+from __future__ import annotations
+
+from onestack.compute.handlers import (
+    aggregates,
+    availability_zones,
+    flavors,
+    hypervisors,
+    keypairs,
+    limits,
+    migrations,
+    quotas,
+    root,
+    server_actions,
+    server_activity,
+    server_groups,
+    server_parts,
+    servers,
+    services,
+    usage,
+)
+from onestack.kernel.api.routing import RouteTable
+
+MODULES = (flavors, keypairs, limits, quotas, usage, server_groups, aggregates,
+           availability_zones, services, hypervisors, migrations, servers, server_actions,
+           server_parts, server_activity)
+
+
+def _join() -> RouteTable:
+    routes: RouteTable = dict(root.ROUTES)
+    for module in MODULES:
+        for path, methods in module.ROUTES.items():
+            full = "/v2.1" + path
+            if full in routes:
+                raise RuntimeError(f"{full} is routed twice")
+            routes[full] = methods
+    return routes
+
+
+ROUTES = _join()

@@ -1,0 +1,349 @@
+"""The conductor: the only writer of the compute database on behalf of agents, and
+the home of the scheduler. Builds queue up and are scheduled in batches over one
+snapshot of the hosts, so a thousand servers booted at once cost one host query."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from onestack.compute import models as m
+from onestack.compute.objects import hosts as host_records
+from onestack.compute.objects import instances, states
+from onestack.compute.rpcapi import CONDUCTOR_TOPIC
+from onestack.compute.scheduler import (
+    GroupSpec,
+    HostState,
+    RequestSpec,
+    resources_of,
+    select_hosts,
+    traits_of,
+)
+from onestack.kernel.bus import Target
+from onestack.kernel.db.retry import retry_on_deadlock
+
+if TYPE_CHECKING:
+    from onestack.compute.service import Compute
+
+log = logging.getLogger(__name__)
+NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
+
+
+def fault(message: str, code: int = 500, details: str = "") -> dict[str, Any]:
+    return {"code": code, "message": message, "details": details, "created": time.time()}
+
+
+class ConductorEndpoints:
+    """Served at Target("conductor"); every method takes the caller's context first."""
+
+    def __init__(self, compute: Compute) -> None:
+        self.compute = compute
+
+    # -- building ------------------------------------------------------------------
+    async def schedule_and_build(self, ctx: dict[str, Any], uuids: list[str]) -> None:
+        for uuid in uuids:
+            self.compute.build_queue.put_nowait(_Build(ctx, uuid))
+
+    async def build_failed(self, ctx: dict[str, Any], uuid: str, host: str,
+                           reason: str) -> None:
+        """An agent could not build: give the resources back and try another host,
+        up to ``max_attempts`` hosts in all."""
+        compute = self.compute
+        await compute.placement.delete_allocations(ctx, uuid)
+        async with compute.db.writer() as conn:
+            current = await instances.find(conn, uuid)
+            if current is None:
+                return
+            request = dict(current["request"])
+            tried = [*request.get("tried_hosts", []), host]
+            request["tried_hosts"] = tried
+            if len(tried) >= compute.settings.max_attempts or request.get("force_host"):
+                await instances.update(conn, current, {
+                    "vm_state": states.ERROR, "task_state": None, "request": request,
+                    "fault": fault(f"Build of instance {uuid} aborted: {reason}"
+                                   if len(tried) == 1 else
+                                   f"Exceeded maximum number of retries. Exhausted all "
+                                   f"hosts available for retrying build failures for "
+                                   f"instance {uuid}.", details=reason)})
+                return
+            await instances.update(conn, current, {
+                "host": None, "node": None, "task_state": states.SCHEDULING,
+                "request": request})
+        compute.build_queue.put_nowait(_Build(ctx, uuid))
+
+    # -- agents --------------------------------------------------------------------
+    @retry_on_deadlock
+    async def register_hosts(self, ctx: dict[str, Any], hosts: list[dict[str, Any]]) -> None:
+        async with self.compute.db.writer() as conn:
+            await host_records.register_nodes(conn, hosts)
+
+    @retry_on_deadlock
+    async def heartbeat(self, ctx: dict[str, Any], hosts: list[str]) -> None:
+        async with self.compute.db.writer() as conn:
+            await host_records.heartbeat(conn, "nova-compute", hosts)
+
+    async def instances_on(self, ctx: dict[str, Any], hosts: list[str]) -> list[dict[str, Any]]:
+        async with self.compute.db.reader() as conn:
+            return await instances.select(conn, m.instance.c.host.in_(hosts))
+
+    @retry_on_deadlock
+    async def instance_update(self, ctx: dict[str, Any], uuid: str, changes: dict[str, Any],
+                              expected_task_state: list[str | None] | None = None
+                              ) -> dict[str, Any] | None:
+        async with self.compute.db.writer() as conn:
+            current = await instances.find(conn, uuid)
+            if current is None:
+                return None
+            if expected_task_state is None:
+                return await instances.update(conn, current, changes,
+                                              expected_task_state=[current["task_state"]])
+            return await instances.update(conn, current, changes,
+                                          expected_task_state=expected_task_state)
+
+    @retry_on_deadlock
+    async def instance_destroyed(self, ctx: dict[str, Any], uuid: str) -> None:
+        await self.compute.placement.delete_allocations(ctx, uuid)
+        async with self.compute.db.writer() as conn:
+            await instances.soft_delete(conn, uuid)
+            await conn.execute(m.instance_action.update().where(
+                m.instance_action.c.instance_uuid == uuid,
+                m.instance_action.c.action == "delete",
+                m.instance_action.c.finish_time.is_(None)).values(finish_time=time.time()))
+
+    @retry_on_deadlock
+    async def action_event(self, ctx: dict[str, Any], uuid: str, request_id: str, event: str,
+                           host: str, result: str | None = None,
+                           details: str | None = None) -> None:
+        async with self.compute.db.writer() as conn:
+            await instances.record_event(conn, uuid, request_id, event, host, result, details)
+
+    @retry_on_deadlock
+    async def migration_update(self, ctx: dict[str, Any], uuid: str, status: str) -> None:
+        async with self.compute.db.writer() as conn:
+            await conn.execute(m.migration.update().where(m.migration.c.uuid == uuid)
+                               .values(status=status, updated_at=time.time()))
+
+    # -- moves (implemented in moves.py) -----------------------------------------------
+    async def migrate(self, ctx: dict[str, Any], uuid: str, kind: str,
+                      flavor: dict[str, Any] | None = None, host: str | None = None) -> None:
+        from onestack.compute.moves import migrate
+
+        await migrate(self.compute, ctx, uuid, kind, flavor, host)
+
+    async def unshelve(self, ctx: dict[str, Any], uuid: str,
+                       availability_zone: str | None = None, host: str | None = None) -> None:
+        from onestack.compute.moves import unshelve
+
+        await unshelve(self.compute, ctx, uuid, availability_zone, host)
+
+
+
+class _Build:
+    __slots__ = ("ctx", "uuid")
+
+    def __init__(self, ctx: dict[str, Any], uuid: str) -> None:
+        self.ctx = ctx
+        self.uuid = uuid
+
+
+# -- the host snapshot ---------------------------------------------------------------
+async def load_hosts(compute: Compute) -> dict[str, HostState]:
+    """Every compute node with its service's state, zone and aggregates; keyed by the
+    node's placement provider uuid."""
+    settings = compute.settings
+    now = time.time()
+    async with compute.db.reader() as conn:
+        rows = (await conn.execute(
+            sa.select(m.compute_node.c.uuid, m.compute_node.c.host,
+                      m.compute_node.c.hypervisor_hostname, m.compute_node.c.hypervisor_type,
+                      m.compute_service.c.disabled, m.compute_service.c.forced_down,
+                      m.compute_service.c.last_seen_up)
+            .join(m.compute_service, m.compute_service.c.id == m.compute_node.c.service_id)
+        )).all()
+        metadata_rows = (await conn.execute(
+            sa.select(m.aggregate_host.c.host, m.aggregate_metadata.c.aggregate_id,
+                      m.aggregate_metadata.c.key, m.aggregate_metadata.c.value)
+            .join(m.aggregate_metadata,
+                  m.aggregate_metadata.c.aggregate_id == m.aggregate_host.c.aggregate_id)
+        )).all()
+    aggregates: dict[str, dict[int, dict[str, str]]] = {}
+    for host, agg_id, key, value in metadata_rows:
+        aggregates.setdefault(host, {}).setdefault(agg_id, {})[key] = value
+    result = {}
+    for row in rows:
+        host_aggs = list(aggregates.get(row.host, {}).values())
+        zone = next((a["availability_zone"] for a in host_aggs if "availability_zone" in a),
+                    settings.default_availability_zone)
+        service = {"forced_down": row.forced_down, "last_seen_up": row.last_seen_up}
+        result[row.uuid] = HostState(
+            host=row.host, node=row.hypervisor_hostname, node_uuid=row.uuid,
+            enabled=not row.disabled,
+            up=host_records.is_up(service, settings.service_down_time, now),
+            availability_zone=zone, hypervisor_type=row.hypervisor_type,
+            aggregates=host_aggs)
+    return result
+
+
+async def _group_of(compute: Compute, uuid: str) -> GroupSpec | None:
+    async with compute.db.reader() as conn:
+        group = (await conn.execute(
+            sa.select(m.server_group).join(
+                m.server_group_member,
+                m.server_group_member.c.group_uuid == m.server_group.c.uuid)
+            .where(m.server_group_member.c.instance_uuid == uuid))).first()
+        if group is None:
+            return None
+        member_hosts = (await conn.execute(
+            sa.select(m.instance.c.host)
+            .join(m.server_group_member,
+                  m.server_group_member.c.instance_uuid == m.instance.c.uuid)
+            .where(m.server_group_member.c.group_uuid == group.uuid,
+                   m.instance.c.uuid != uuid, m.instance.c.host.is_not(None),
+                   m.instance.c.deleted_at.is_(None)))).scalars().all()
+    return GroupSpec(policy=group.policy, member_hosts=list(member_hosts),
+                     max_server_per_host=int((group.rules or {}).get("max_server_per_host", 1)))
+
+
+def spec_of(instance: dict[str, Any], group: GroupSpec | None) -> RequestSpec:
+    request = instance["request"]
+    return RequestSpec(
+        uuid=instance["uuid"], flavor=instance["flavor"],
+        image={"id": instance["image_ref"],
+               "properties": request.get("image_properties", {})},
+        availability_zone=request.get("availability_zone"),
+        force_host=request.get("force_host"), force_node=request.get("force_node"),
+        group=group, ignore_hosts=set(request.get("tried_hosts", [])))
+
+
+async def choose_and_claim(compute: Compute, ctx: dict[str, Any], instance: dict[str, Any],
+                           snapshot: dict[str, HostState], spec: RequestSpec
+                           ) -> HostState | None:
+    """Ask placement, filter and weigh, then claim the best host placement agrees to."""
+    required, forbidden = traits_of(instance["flavor"], spec.image)
+    found = await compute.placement.candidates(
+        ctx, resources_of(instance["flavor"]), required=required, forbidden=forbidden)
+    offered = {c["root"]: c for c in found}
+    hosts_now = []
+    for uuid, candidate in offered.items():
+        state = snapshot.get(uuid)
+        if state is not None:
+            state.free = candidate["free"]
+            hosts_now.append(state)
+    for state in select_hosts(spec, hosts_now, compute.settings):
+        claimed = await compute.placement.claim(
+            ctx, instance["uuid"], offered[state.node_uuid]["allocations"],
+            instance["project_id"], instance["user_id"])
+        if claimed:
+            return state
+    return None
+
+
+async def _schedule_one(compute: Compute, build: _Build,
+                        snapshot: dict[str, HostState]) -> None:
+    async with compute.db.reader() as conn:
+        instance = await instances.find(conn, build.uuid)
+    if instance is None or instance["task_state"] != states.SCHEDULING:
+        return
+    group = await _group_of(compute, build.uuid)
+    spec = spec_of(instance, group)
+    chosen = await choose_and_claim(compute, build.ctx, instance, snapshot, spec)
+    async with compute.db.writer() as conn:
+        current = await instances.find(conn, build.uuid)
+        if current is None:
+            if chosen is not None:
+                await compute.placement.delete_allocations(build.ctx, build.uuid)
+            return
+        if chosen is None:
+            await instances.update(conn, current, {
+                "vm_state": states.ERROR, "task_state": None,
+                "fault": fault(NO_VALID_HOST)}, expected_task_state=[states.SCHEDULING])
+            await instances.record_event(conn, build.uuid, build.ctx.get("request_id", ""),
+                                         "conductor_schedule_and_build_instances", "",
+                                         "Error", NO_VALID_HOST)
+            return
+        zone = current["availability_zone"] or chosen.availability_zone
+        updated = await instances.update(conn, current, {
+            "host": chosen.host, "node": chosen.node, "availability_zone": zone},
+            expected_task_state=[states.SCHEDULING])
+    if updated is None:
+        await compute.placement.delete_allocations(build.ctx, build.uuid)
+        return
+    await compute.agents.cast(chosen.host, "build_instance", build.ctx, instance=updated)
+
+
+async def scheduling_loop(compute: Compute) -> None:
+    queue = compute.build_queue
+    while True:
+        batch = [await queue.get()]
+        while not queue.empty():
+            batch.append(queue.get_nowait())
+        try:
+            snapshot = await load_hosts(compute)
+        except Exception:
+            log.exception("could not load the hosts to schedule on")
+            await asyncio.sleep(1)
+            for build in batch:
+                queue.put_nowait(build)
+            continue
+        for build in batch:
+            try:
+                await _schedule_one(compute, build, snapshot)
+            except Exception:
+                log.exception("scheduling %s failed", build.uuid)
+                await _fail(compute, build, "Scheduling failed unexpectedly.")
+
+
+async def _fail(compute: Compute, build: _Build, message: str) -> None:
+    try:
+        async with compute.db.writer() as conn:
+            current = await instances.find(conn, build.uuid)
+            if current is not None:
+                await instances.update(conn, current, {
+                    "vm_state": states.ERROR, "task_state": None, "fault": fault(message)})
+    except Exception:
+        log.exception("could not record the failure of %s", build.uuid)
+
+
+async def _own_heartbeat(compute: Compute) -> None:
+    host = compute.settings.host or socket.gethostname()
+    async with compute.db.writer() as conn:
+        await host_records.register_services(conn, "nova-conductor", [host], topic="conductor")
+        await host_records.register_services(conn, "nova-scheduler", [host], topic="scheduler")
+    while True:
+        await asyncio.sleep(compute.settings.report_interval)
+        try:
+            async with compute.db.writer() as conn:
+                await host_records.heartbeat(conn, "nova-conductor", [host])
+                await host_records.heartbeat(conn, "nova-scheduler", [host])
+        except Exception:
+            log.exception("conductor heartbeat failed")
+
+
+async def resume_pending(compute: Compute) -> None:
+    """After a restart, builds still waiting for a host go back to the scheduler."""
+    async with compute.db.reader() as conn:
+        pending = await instances.select(conn, m.instance.c.task_state == states.SCHEDULING,
+                                         m.instance.c.host.is_(None))
+    for instance in pending:
+        compute.build_queue.put_nowait(_Build(
+            {"user_id": instance["user_id"], "project_id": instance["project_id"],
+             "roles": [], "request_id": ""}, instance["uuid"]))
+
+
+async def run_conductor(compute: Compute) -> None:
+    server = await compute.bus.serve(Target(CONDUCTOR_TOPIC), ConductorEndpoints(compute))
+    await resume_pending(compute)
+    tasks = [asyncio.create_task(scheduling_loop(compute)),
+             asyncio.create_task(_own_heartbeat(compute))]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await server.stop()
