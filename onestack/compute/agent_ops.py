@@ -49,6 +49,8 @@ class AgentOps:
     placement: PlacementAPI
     work_dir: str
     busy: set[str]
+    # network id -> (name, until when the name is trusted), shared by a process's agents
+    network_names: dict[str, tuple[str, float]]
 
     # -- helpers -------------------------------------------------------------------
     async def _event(self, ctx: Ctx, uuid: str, event: str, result: str | None = None,
@@ -57,9 +59,10 @@ class AgentOps:
                                           self.host, result, details)
 
     async def _update(self, ctx: Ctx, uuid: str, changes: dict[str, Any],
-                      expected: list[str | None]) -> dict[str, Any] | None:
+                      expected: list[str | None],
+                      event: dict[str, Any] | None = None) -> dict[str, Any] | None:
         return await self.conductor.instance_update(ctx, uuid, changes,
-                                                    expected_task_state=expected)
+                                                    expected_task_state=expected, event=event)
 
     async def _guarded(self, ctx: Ctx, instance: dict[str, Any], event: str,
                        work: Callable[[], Awaitable[dict[str, Any] | None]]) -> None:
@@ -99,16 +102,23 @@ class AgentOps:
                 if item.get("tag"):
                     vif["tag"] = item["tag"]
                 vifs.append(vif)
-            names: dict[str, str] = {}
             for vif in vifs:
-                if vif["network_id"] not in names:
-                    network = await self.network.get_network(ctx, vif["network_id"])
-                    names[vif["network_id"]] = (network or {}).get("name") or vif["network_id"]
-                vif["network_name"] = names[vif["network_id"]]
+                vif["network_name"] = await self._network_name(ctx, vif["network_id"])
         except Exception:
             await self._release_ports(ctx, vifs)
             raise
         return vifs
+
+    async def _network_name(self, ctx: Ctx, network_id: str) -> str:
+        """Names label addresses in the server body; cached a minute (as Nova's
+        network info cache, a rename shows on the next build or refresh)."""
+        cached = self.network_names.get(network_id)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        network = await self.network.get_network(ctx, network_id)
+        name = (network or {}).get("name") or network_id
+        self.network_names[network_id] = (name, time.monotonic() + 60)
+        return name
 
     async def _release_ports(self, ctx: Ctx, vifs: list[dict[str, Any]],
                              device_id: str | None = None) -> None:
@@ -127,22 +137,20 @@ class AgentOps:
                 log.exception("could not release port %s", vif["id"])
 
     async def build_instance(self, ctx: Ctx, instance: dict[str, Any]) -> None:
+        """Ports, then the guest; two reports to the conductor (spawning with the
+        ports, then active), each also recording the action's event."""
         uuid = instance["uuid"]
         event = "compute__do_build_and_run_instance"
         self.busy.add(uuid)
         vifs: list[dict[str, Any]] = []
         spawned = False
         try:
-            await self._event(ctx, uuid, event)
-            current = await self._update(ctx, uuid, {"task_state": states.NETWORKING},
-                                         [states.SCHEDULING])
-            if current is None:
-                return
-            vifs = await self._allocate_ports(ctx, current)
+            vifs = await self._allocate_ports(ctx, instance)
             current = await self._update(ctx, uuid, {"task_state": states.SPAWNING,
                                                      "network_info": vifs},
-                                         [states.NETWORKING])
-            if current is None:
+                                         [states.SCHEDULING],
+                                         event={"event": event, "host": self.host})
+            if current is None:  # deleted meanwhile: the delete has the last word
                 await self._release_ports(ctx, vifs)
                 return
             spec = await self._guest_spec(ctx, current, vifs)
@@ -150,12 +158,11 @@ class AgentOps:
             spawned = True
             done = await self._update(ctx, uuid, {
                 "vm_state": states.ACTIVE, "task_state": None, "power_state": power.RUNNING,
-                "launched_at": time.time()}, [states.SPAWNING])
-            if done is None:  # deleted while spawning: the delete has the last word
+                "launched_at": time.time()}, [states.SPAWNING],
+                event={"event": event, "host": self.host, "result": "Success"})
+            if done is None:
                 await self.driver.destroy(uuid)
                 await self._release_ports(ctx, vifs)
-                return
-            await self._event(ctx, uuid, event, "Success")
         except Exception as exc:
             log.warning("build of %s on %s failed: %s", uuid, self.host, exc)
             if spawned:
@@ -171,7 +178,8 @@ class AgentOps:
         image = path = None
         if instance["image_ref"]:
             image = await self.image.get_image(ctx, instance["image_ref"])
-            path = await self.image.image_path(ctx, instance["image_ref"])
+            if self.driver.needs_image_file:
+                path = await self.image.image_path(ctx, instance["image_ref"])
         return GuestSpec(instance=instance, image=image, image_path=path, network_info=vifs,
                          admin_password=instance["request"].get("admin_password"))
 

@@ -16,6 +16,7 @@ from onestack.compute.handlers import (
     server_actions,
     server_activity,
     server_groups,
+    server_migrations,
     server_parts,
     servers,
     services,
@@ -25,7 +26,7 @@ from onestack.kernel.api.routing import RouteTable
 
 MODULES = (flavors, keypairs, limits, quotas, usage, server_groups, aggregates,
            availability_zones, services, hypervisors, migrations, servers, server_actions,
-           server_parts, server_activity)
+           server_parts, server_activity, server_migrations)
 
 
 def _join() -> RouteTable:

@@ -77,8 +77,27 @@ class ConductorEndpoints:
         compute.build_queue.put_nowait(_Build(ctx, uuid))
 
     # -- agents --------------------------------------------------------------------
-    @retry_on_deadlock
     async def register_hosts(self, ctx: dict[str, Any], hosts: list[dict[str, Any]]) -> None:
+        """Record the agents' hosts and nodes; a host already in aggregates gets them
+        on its (maybe new) placement provider."""
+        await self._register(hosts)
+        names = [h["host"] for h in hosts]
+        async with self.compute.db.reader() as conn:
+            rows = (await conn.execute(
+                sa.select(m.aggregate_host.c.host, m.aggregate.c.uuid)
+                .join(m.aggregate, m.aggregate.c.id == m.aggregate_host.c.aggregate_id)
+                .where(m.aggregate_host.c.host.in_(names)))).all()
+        memberships: dict[str, list[str]] = {}
+        for host, uuid in rows:
+            memberships.setdefault(host, []).append(uuid)
+        for node in hosts:
+            if node["host"] in memberships:
+                await self.compute.placement.set_aggregates(
+                    ctx, host_records.node_uuid(node["hypervisor_hostname"]),
+                    memberships[node["host"]])
+
+    @retry_on_deadlock
+    async def _register(self, hosts: list[dict[str, Any]]) -> None:
         async with self.compute.db.writer() as conn:
             await host_records.register_nodes(conn, hosts)
 
@@ -93,17 +112,22 @@ class ConductorEndpoints:
 
     @retry_on_deadlock
     async def instance_update(self, ctx: dict[str, Any], uuid: str, changes: dict[str, Any],
-                              expected_task_state: list[str | None] | None = None
+                              expected_task_state: list[str | None] | None = None,
+                              event: dict[str, Any] | None = None
                               ) -> dict[str, Any] | None:
         async with self.compute.db.writer() as conn:
             current = await instances.find(conn, uuid)
             if current is None:
                 return None
-            if expected_task_state is None:
-                return await instances.update(conn, current, changes,
-                                              expected_task_state=[current["task_state"]])
-            return await instances.update(conn, current, changes,
-                                          expected_task_state=expected_task_state)
+            expected = expected_task_state if expected_task_state is not None else \
+                [current["task_state"]]
+            updated = await instances.update(conn, current, changes,
+                                             expected_task_state=expected)
+            if updated is not None and event is not None:
+                await instances.record_event(conn, uuid, ctx.get("request_id") or "",
+                                             event["event"], event["host"],
+                                             event.get("result"), event.get("details"))
+            return updated
 
     @retry_on_deadlock
     async def instance_destroyed(self, ctx: dict[str, Any], uuid: str) -> None:
@@ -243,13 +267,13 @@ async def choose_and_claim(compute: Compute, ctx: dict[str, Any], instance: dict
     return None
 
 
-async def _schedule_one(compute: Compute, build: _Build,
+async def _schedule_one(compute: Compute, build: _Build, instance: dict[str, Any] | None,
                         snapshot: dict[str, HostState]) -> None:
-    async with compute.db.reader() as conn:
-        instance = await instances.find(conn, build.uuid)
     if instance is None or instance["task_state"] != states.SCHEDULING:
         return
-    group = await _group_of(compute, build.uuid)
+    group = None
+    if instance["request"].get("scheduler_hints", {}).get("group"):
+        group = await _group_of(compute, build.uuid)
     spec = spec_of(instance, group)
     chosen = await choose_and_claim(compute, build.ctx, instance, snapshot, spec)
     async with compute.db.writer() as conn:
@@ -290,9 +314,12 @@ async def scheduling_loop(compute: Compute) -> None:
             for build in batch:
                 queue.put_nowait(build)
             continue
+        async with compute.db.reader() as conn:
+            found = {i["uuid"]: i for i in await instances.select(
+                conn, m.instance.c.uuid.in_([b.uuid for b in batch]))}
         for build in batch:
             try:
-                await _schedule_one(compute, build, snapshot)
+                await _schedule_one(compute, build, found.get(build.uuid), snapshot)
             except Exception:
                 log.exception("scheduling %s failed", build.uuid)
                 await _fail(compute, build, "Scheduling failed unexpectedly.")

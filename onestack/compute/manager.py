@@ -49,7 +49,8 @@ class ComputeAgent(AgentMoves):
 
     def __init__(self, host: str, driver: VirtDriver, settings: ComputeConfig,
                  conductor: ConductorAPI, network: NetworkAPI, image: ImageAPI,
-                 placement: PlacementAPI, work_dir: str) -> None:
+                 placement: PlacementAPI, work_dir: str,
+                 network_names: dict[str, tuple[str, float]] | None = None) -> None:
         self.host = host
         self.driver = driver
         self.settings = settings
@@ -58,6 +59,7 @@ class ComputeAgent(AgentMoves):
         self.image = image
         self.placement = placement
         self.work_dir = work_dir
+        self.network_names = network_names if network_names is not None else {}
         # uuids with an operation in flight here: the reconcile pass leaves them alone
         self.busy: set[str] = set()
 
@@ -95,10 +97,11 @@ class AgentHost:
         self.conductor = ConductorAPI(bus)
         self.agents: dict[str, ComputeAgent] = {}
         network, image, placement = NetworkAPI(bus), ImageAPI(bus), PlacementAPI(bus)
+        names: dict[str, tuple[str, float]] = {}
         for host in host_names(settings):
             self.agents[host] = ComputeAgent(host, build_driver(host, settings), settings,
                                              self.conductor, network, image, placement,
-                                             work_dir)
+                                             work_dir, names)
         self.servers: list[Server] = []
         self.ready = asyncio.Event()
 

@@ -50,12 +50,15 @@ class ConductorAPI:
         return await self._call("instances_on", ctx, hosts=hosts)  # type: ignore[no-any-return]
 
     async def instance_update(self, ctx: dict[str, Any], uuid: str, changes: dict[str, Any],
-                              expected_task_state: list[str | None] | None = None
+                              expected_task_state: list[str | None] | None = None,
+                              event: dict[str, Any] | None = None
                               ) -> dict[str, Any] | None:
         """Apply an agent's report; None when the instance is gone (deleted meanwhile)
-        or no longer in an expected task state."""
+        or no longer in an expected task state. ``event`` ({event, host, result?,
+        details?}) is recorded in the same transaction."""
         return await self._call("instance_update", ctx, uuid=uuid,  # type: ignore[no-any-return]
-                                changes=changes, expected_task_state=expected_task_state)
+                                changes=changes, expected_task_state=expected_task_state,
+                                event=event)
 
     async def build_failed(self, ctx: dict[str, Any], uuid: str, host: str,
                            reason: str) -> None:

@@ -7,12 +7,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from onestack.image.formats import Inspector
+from onestack.image.objects import images
 from onestack.image.stores.base import Store
+from onestack.kernel.api.faults import BadRequest, Conflict
 from onestack.kernel.config import ImageConfig
+from onestack.kernel.db import Database
 
 FLUSH = 4 << 20  # bytes gathered before one hash-and-write step
 
@@ -69,3 +74,35 @@ async def ingest(store: Store, image_id: str, disk_format: str | None,
     return {"size": size, "virtual_size": virtual_size, "checksum": md5.hexdigest(),
             "os_hash_algo": "sha512", "os_hash_value": sha512.hexdigest(),
             "location": location}
+
+
+async def claim(conn: AsyncConnection, row: dict[str, Any], status: str) -> int:
+    """Claim the queued image ``row`` for its data (status ``status``): two uploads
+    never both claim one image. Answers the bytes its owner uses already."""
+    if not row["disk_format"] or not row["container_format"]:
+        raise BadRequest("Properties disk_format, container_format must be set prior to "
+                         "saving data.")
+    if not await images.update(conn, row["id"], {"status": status}, expect_status="queued"):
+        raise Conflict(f"Image status transition from {row['status']} to {status} is not "
+                       f"allowed.")
+    return await images.bytes_used(conn, row["owner"])
+
+
+async def receive(db: Database, store: Store, settings: ImageConfig, row: dict[str, Any],
+                  claimed: str, final: str, used: int,
+                  source: Callable[[int], AsyncIterator[bytes]]) -> None:
+    """Take the data of the image claimed as ``claimed`` from ``source(limit)``, then
+    set ``final``; any failure returns it to ``queued`` with nothing stored."""
+    try:
+        values = await ingest(store, row["id"], row["disk_format"],
+                              source(data_limit(settings, used)))
+    except BaseException:
+        async with db.writer() as conn:
+            await images.update(conn, row["id"], {"status": "queued"}, expect_status=claimed)
+        raise
+    async with db.writer() as conn:
+        done = await images.update(conn, row["id"], {**values, "status": final},
+                                   expect_status=claimed)
+    if not done:
+        await store.delete(values["location"])
+        raise Conflict("The image was deleted while its data was being uploaded.")

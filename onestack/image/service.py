@@ -86,7 +86,19 @@ def spec(state: ImageService) -> ServiceSpec:
 
 
 async def periodic(state: ImageService) -> None:
-    """Abandoned tasks fail; finished tasks are kept TIME_TO_LIVE, then purged."""
+    """Serve the bus endpoints (manager.py) while abandoned tasks fail and finished
+    tasks are kept TIME_TO_LIVE, then purged."""
+    from onestack.image.manager import serve
+
+    endpoints = asyncio.create_task(serve(state), name="image-endpoints")
+    try:
+        await look_after_tasks(state)
+    finally:
+        endpoints.cancel()
+        await asyncio.gather(endpoints, return_exceptions=True)
+
+
+async def look_after_tasks(state: ImageService) -> None:
     while True:
         await asyncio.sleep(CHECK_INTERVAL)
         try:

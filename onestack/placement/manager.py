@@ -108,9 +108,10 @@ class PlacementEndpoints:
         return {} if found is None else {uuid: dict(res)
                                          for uuid, res in found.allocations.items()}
 
-    async def move_allocations(self, ctx: dict[str, Any], source: str, target: str) -> None:
-        """Hand the allocations of ``source`` to ``target`` (a migration record holds a
-        server's old host while it moves), replacing what ``target`` had."""
+    async def move_allocations(self, ctx: dict[str, Any], source: str, to: str) -> None:
+        """Hand the allocations of ``source`` to ``to`` (a migration record holds a
+        server's old host while it moves), replacing what ``to`` had."""
+        target = to
         store = self.placement.store
         moving = store.consumers.get(source)
         if moving is None:

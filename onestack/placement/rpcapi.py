@@ -54,7 +54,8 @@ class PlacementAPI:
         return await self._call("get_allocations", ctx, consumer=consumer)  # type: ignore[no-any-return]
 
     async def move_allocations(self, ctx: dict[str, Any], source: str, target: str) -> None:
-        await self._call("move_allocations", ctx, source=source, target=target)
+        # "target" would collide with the bus's own argument of that name
+        await self._call("move_allocations", ctx, source=source, to=target)
 
     async def delete_allocations(self, ctx: dict[str, Any], consumer: str) -> None:
         await self._call("delete_allocations", ctx, consumer=consumer)

@@ -51,6 +51,8 @@ class GuestSpec:
 
 class VirtDriver(Protocol):
     host: str
+    # whether spawn() reads the image's data (GuestSpec.image_path)
+    needs_image_file: bool
 
     def resources(self) -> HostResources: ...
 

@@ -32,6 +32,8 @@ class FakeGuest:
 
 
 class FakeDriver:
+    needs_image_file = False
+
     def __init__(self, host: str, settings: ComputeConfig) -> None:
         self.host = host
         self.settings = settings

@@ -18,9 +18,9 @@ from onestack.compute.handlers.common import (
     next_link,
     state,
 )
-from onestack.compute.handlers.params import MAX_LIMIT, strict_query
+from onestack.compute.handlers.params import MAX_LIMIT, strict_query, to_int
 from onestack.compute.objects import extra_specs, flavors
-from onestack.compute.objects.flavors import Flavor, to_int
+from onestack.compute.objects.flavors import Flavor
 from onestack.compute.schemas import flavors as schemas
 from onestack.kernel.api.faults import BadRequest, Conflict, NotFound
 from onestack.kernel.api.request import Request, empty_response, json_response

@@ -114,10 +114,21 @@ async def create(req: Request) -> Response:
     else:
         private_key, public_key, print_ = keypairs.generate(user_id, key_type)
     compute = state(req)
+    project_id = ctx.project_id or ""
     async with compute.db.writer() as conn:
-        await quotas.check(conn, compute.settings, ctx.project_id or "", user_id,
-                           {"key_pairs": 1})
+        await quotas.check(conn, compute.settings, project_id, user_id, {"key_pairs": 1})
         key = await keypairs.create(conn, user_id, name, key_type, public_key, print_)
+    # concurrent creations each passed the check before the others committed: as Nova,
+    # count again now that they have, and take this one back if over
+    over = None
+    async with compute.db.writer() as conn:
+        try:
+            await quotas.check(conn, compute.settings, project_id, user_id, {"key_pairs": 0})
+        except quotas.OverQuota as exc:
+            over = exc
+            await keypairs.delete(conn, user_id, name)
+    if over is not None:
+        raise over
     out: dict[str, Any] = {"name": key["name"], "public_key": key["public_key"],
                            "fingerprint": key["fingerprint"], "user_id": key["user_id"]}
     if at_least(req, 2):

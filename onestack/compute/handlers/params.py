@@ -1,10 +1,11 @@
-"""Query parameters as Nova reads them: unknown ones refused from 2.75, non-negative
-integers, and Nova's paging of ``offset``/``limit``."""
+"""Parameters as Nova reads them: unknown query parameters refused from 2.75,
+non-negative integers, Nova's paging of ``offset``/``limit``, and integer body fields
+given as numbers or strings of digits."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from onestack.compute.handlers.common import at_least, limit_of
 from onestack.kernel.api.faults import BadRequest
@@ -45,3 +46,19 @@ def offset_page(req: Request, items: Sequence[T]) -> list[T]:
     limit = limit_of(req) or MAX_LIMIT
     limit = min(limit, MAX_LIMIT)
     return list(items[offset:offset + limit])
+
+
+def to_int(value: Any, field: str, minimum: int, maximum: int = 0x7FFFFFFF) -> int:
+    """An integer body field given as a number or a string of digits, in range."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise BadRequest(f"Invalid input for field/attribute {field}. Value: {value}. "
+                         f"'{value}' is not of type 'integer'") from None
+    if number < minimum:
+        raise BadRequest(f"Invalid input for field/attribute {field}. Value: {value}. "
+                         f"{value} is less than the minimum of {minimum}")
+    if number > maximum:
+        raise BadRequest(f"Invalid input for field/attribute {field}. Value: {value}. "
+                         f"{value} is greater than the maximum of {maximum}")
+    return number

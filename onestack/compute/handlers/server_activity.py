@@ -26,6 +26,7 @@ from onestack.kernel.api.faults import BadRequest, Conflict, NotFound
 from onestack.kernel.api.request import Request, empty_response, json_response
 from onestack.kernel.api.routing import RouteTable
 from onestack.kernel.bus import RemoteError
+from onestack.network.rpcapi import NetworkError
 
 Instance = dict[str, Any]
 
@@ -182,7 +183,7 @@ async def attach_interface(req: Request) -> Response:
         vif = await compute.agents.call(instance["host"], "attach_interface", ctx,
                                         instance=instance, network_id=net_id, port_id=port_id,
                                         fixed_ip=fixed_ip, tag=item.get("tag"))
-    except RemoteError as exc:
+    except (RemoteError, NetworkError) as exc:
         raise BadRequest(f"Failed to attach network adapter device to {instance['uuid']}: "
                          f"{exc}") from None
     return json_response({"interfaceAttachment": _interface(vif, req)})

@@ -192,10 +192,15 @@ async def create(req: Request) -> Response:
             raise BadRequest(str(exc)) from None
     zone, force_host, force_node = await _zone(req, server)
     hints = data.get("os:scheduler_hints") or data.get("OS-SCH-HNT:scheduler_hints") or {}
-    min_count, max_count = _count(server, "min_count", 1), _count(server, "max_count", 1)
+    min_count = _count(server, "min_count", 1)
+    max_count = _count(server, "max_count", min_count)
     if min_count > max_count:
         raise BadRequest("min_count must be <= max_count")
     user_data = _user_data(server)
+    async with compute.db.reader() as conn:
+        await quotas.check_absolute(conn, compute.settings, project_id, {
+            "metadata_items": len(server.get("metadata", {})),
+            "injected_files": len(server.get("personality", []))})
     count = await _fit_quota(req, project_id, user_id, flavor, min_count, max_count)
     group = await _server_group(req, hints, count)
     reservation = "r-" + secrets.token_hex(4)
@@ -263,6 +268,8 @@ async def _fit_quota(req: Request, project_id: str, user_id: str, flavor: dict[s
                      min_count: int, max_count: int) -> int:
     """As many servers as quota allows between min_count and max_count; over quota
     even for min_count is the 403 of quotas.check."""
+    if min_count == max_count:
+        return max_count  # checked once, in the transaction that records the servers
     compute = state(req)
     async with compute.db.reader() as conn:
         for count in range(max_count, min_count - 1, -1):

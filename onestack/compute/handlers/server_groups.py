@@ -8,9 +8,8 @@ from typing import Any
 from starlette.responses import Response
 
 from onestack.compute.handlers.common import at_least, authorize, body, context_of, state
-from onestack.compute.handlers.params import offset_page, strict_query
+from onestack.compute.handlers.params import offset_page, strict_query, to_int
 from onestack.compute.objects import quotas, server_groups
-from onestack.compute.objects.flavors import to_int
 from onestack.compute.objects.server_groups import Group
 from onestack.compute.schemas import server_groups as schemas
 from onestack.kernel.api.faults import BadRequest
@@ -77,11 +76,20 @@ async def create(req: Request) -> Response:
     else:
         policy, rules = data["policies"][0], {}
     async with compute.db.writer() as conn:
-        # counted again where it is written, so that concurrent creations see each other
-        await quotas.check(conn, compute.settings, project_id, ctx.user_id,
-                           {"server_groups": 1})
         group = await server_groups.create(conn, project_id, ctx.user_id, data["name"],
                                            policy, rules)
+    # concurrent creations each passed the check before the others committed: as Nova,
+    # count again now that they have, and take this one back if over
+    over = None
+    async with compute.db.writer() as conn:
+        try:
+            await quotas.check(conn, compute.settings, project_id, ctx.user_id,
+                               {"server_groups": 0})
+        except quotas.OverQuota as exc:
+            over = exc
+            await server_groups.delete(conn, group["uuid"])
+    if over is not None:
+        raise over
     return json_response({"server_group": render(req, group, [])})
 
 

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from onestack.compute.handlers import server_view
 from onestack.compute.handlers.common import at_least, authorize, body, state, target_of
 from onestack.compute.handlers.servers import check_locked, owned, refresh_addresses
-from onestack.compute.objects import instances, states
+from onestack.compute.objects import instances, quotas, states
 from onestack.compute.schemas.servers import METADATA, TAG
 from onestack.kernel.api.faults import BadRequest, Conflict, NotFound
 from onestack.kernel.api.request import Request, empty_response, json_response
@@ -46,13 +46,12 @@ async def _write(req: Request, instance: Instance, changes: dict[str, Any],
     return updated
 
 
-def _check_metadata_quota(req: Request, metadata: dict[str, str]) -> None:
-    limit = state(req).settings.quota_metadata_items
-    if 0 <= limit < len(metadata):
-        from onestack.kernel.api.faults import Forbidden
-
-        raise Forbidden("Quota exceeded for metadata_items: Requested "
-                        f"{len(metadata)}, but already used 0 of {limit} metadata_items")
+async def _check_metadata_quota(req: Request, instance: Instance,
+                                metadata: dict[str, str]) -> None:
+    compute = state(req)
+    async with compute.db.reader() as conn:
+        await quotas.check_absolute(conn, compute.settings, instance["project_id"],
+                                    {"metadata_items": len(metadata)})
 
 
 # -- metadata ----------------------------------------------------------------------
@@ -64,7 +63,7 @@ async def list_metadata(req: Request) -> Response:
 async def replace_metadata(req: Request) -> Response:
     data = await body(req, METADATA_BODY)
     instance = await _server(req, "os_compute_api:server-metadata:update_all")
-    _check_metadata_quota(req, data["metadata"])
+    await _check_metadata_quota(req, instance, data["metadata"])
     await _write(req, instance, {"metadata": data["metadata"]}, "update metadata")
     return json_response({"metadata": data["metadata"]})
 
@@ -73,7 +72,7 @@ async def merge_metadata(req: Request) -> Response:
     data = await body(req, METADATA_BODY)
     instance = await _server(req, "os_compute_api:server-metadata:create")
     merged = {**instance["metadata"], **data["metadata"]}
-    _check_metadata_quota(req, merged)
+    await _check_metadata_quota(req, instance, merged)
     await _write(req, instance, {"metadata": merged}, "update metadata")
     return json_response({"metadata": merged})
 
@@ -93,7 +92,7 @@ async def set_metadata_item(req: Request) -> Response:
         raise BadRequest("Request body and URI mismatch")
     instance = await _server(req, "os_compute_api:server-metadata:update")
     merged = {**instance["metadata"], key: data["meta"][key]}
-    _check_metadata_quota(req, merged)
+    await _check_metadata_quota(req, instance, merged)
     await _write(req, instance, {"metadata": merged}, "update metadata")
     return json_response({"meta": {key: data["meta"][key]}})
 

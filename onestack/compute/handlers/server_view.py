@@ -141,9 +141,9 @@ def detail(req: Request, instance: dict[str, Any], *, groups: list[str] | None =
                                if at_least(req, 3) else {})}
             for v in instance["request"].get("volumes_attached", [])],
     })
-    if instance["network_info"]:
-        body["security_groups"] = [{"name": n} for n in
-                                   instance["request"].get("security_groups", ["default"])]
+    groups = instance["request"].get("security_groups", ["default"])
+    if instance["network_info"] and groups:  # a server without groups shows no key
+        body["security_groups"] = [{"name": n} for n in groups]
     if admin:
         body.update({
             "OS-EXT-SRV-ATTR:host": instance["host"],

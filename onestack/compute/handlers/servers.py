@@ -3,6 +3,7 @@ Create lives in server_create.py, actions in server_actions.py."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from typing import Any
@@ -31,6 +32,7 @@ from onestack.kernel.api.request import Request, empty_response, json_response
 from onestack.kernel.api.routing import RouteTable
 
 Instance = dict[str, Any]
+log = logging.getLogger(__name__)
 
 USER_FILTERS = {"name", "ip", "ip6", "status", "image", "flavor", "changes-since",
                 "changes-before", "reservation_id", "tags", "tags-any", "not-tags",
@@ -357,6 +359,7 @@ async def delete_instance(req: Request, instance: Instance) -> None:
     ctx = bus_context(req)
     if instance["task_state"] == states.DELETING and instance["host"]:
         return
+    await forget_shelved_snapshot(req, instance)
     async with compute.db.writer() as conn:
         await instances.record_action(conn, instance, "delete", ctx)
         host_up = False
@@ -377,6 +380,17 @@ async def delete_instance(req: Request, instance: Instance) -> None:
                                   instance=updated)
         return
     await _local_delete(req, instance)
+
+
+async def forget_shelved_snapshot(req: Request, instance: Instance) -> None:
+    """A shelved server's snapshot goes with it, as in Nova (a missing one is fine)."""
+    snapshot = (instance["system_metadata"] or {}).get("shelved_image_id")
+    if snapshot and instance["vm_state"] in (states.SHELVED, states.SHELVED_OFFLOADED):
+        try:
+            await state(req).image.delete_image(bus_context(req), snapshot)
+        except Exception:
+            log.warning("could not delete snapshot %s of shelved server %s", snapshot,
+                        instance["uuid"])
 
 
 async def _local_delete(req: Request, instance: Instance) -> None:

@@ -21,7 +21,7 @@ from onestack.compute.handlers.common import (
 from onestack.compute.handlers.params import MAX_LIMIT, strict_query
 from onestack.compute.objects import usage
 from onestack.compute.objects.usage import ServerUsage
-from onestack.kernel.api.faults import BadRequest
+from onestack.kernel.api.faults import BadRequest, NotFound
 from onestack.kernel.api.request import Request, json_response
 from onestack.kernel.api.routing import RouteTable
 
@@ -112,6 +112,9 @@ def _params(req: Request, *names: str) -> list[str]:
 
 
 async def list_usage(req: Request) -> Response:
+    if req.path.endswith("/"):
+        # ".../os-simple-tenant-usage/" names an empty tenant id, which is none
+        raise NotFound("The resource could not be found.")
     strict_query(req, _params(req, "start", "end", "detailed"))
     authorize(req, RULE + "list")
     start, stop = _window(req)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onestack.compute import models as m
-from onestack.kernel.api.faults import BadRequest, Conflict, NotFound
+from onestack.kernel.api.faults import Conflict, NotFound
 from onestack.kernel.auth import RequestContext
 from onestack.kernel.db import is_duplicate
 
@@ -229,18 +229,3 @@ async def get_for_boot(conn: AsyncConnection, flavor_ref: str, ctx: RequestConte
     flavor = await find(conn, flavorid, ctx)
     return None if flavor is None else boot_view(flavor)
 
-
-def to_int(value: Any, field: str, minimum: int, maximum: int = 0x7FFFFFFF) -> int:
-    """An integer body field given as a number or a string of digits, in range."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise BadRequest(f"Invalid input for field/attribute {field}. Value: {value}. "
-                         f"'{value}' is not of type 'integer'") from None
-    if number < minimum:
-        raise BadRequest(f"Invalid input for field/attribute {field}. Value: {value}. "
-                         f"{value} is less than the minimum of {minimum}")
-    if number > maximum:
-        raise BadRequest(f"Invalid input for field/attribute {field}. Value: {value}. "
-                         f"{value} is greater than the maximum of {maximum}")
-    return number

@@ -190,6 +190,27 @@ async def check(conn: AsyncConnection, settings: ComputeConfig, project_id: str,
             raise OverQuota(_message(overs, deltas, limit, used), overs, limit, used)
 
 
+_ABSOLUTE_MESSAGES = {
+    "metadata_items": "Maximum number of metadata items exceeds {allowed}",
+    "injected_files": "Personality file limit exceeded",
+    "injected_file_path_bytes": "Personality file path exceeds maximum {allowed}",
+    "injected_file_content_bytes": "Personality file content exceeds maximum {allowed}",
+}
+
+
+async def check_absolute(conn: AsyncConnection, settings: ComputeConfig, project_id: str,
+                         values: Mapping[str, int], user_id: str | None = None) -> None:
+    """Nova's limit check of sizes that are not counted (metadata items of a server or
+    an image, injected files and their paths and contents): each value against its
+    limit; OverQuota (403) in Nova's words."""
+    limit = await limits(conn, settings, project_id, user_id)
+    for resource, value in values.items():
+        if limit[resource] > UNLIMITED and value > limit[resource]:
+            text = _ABSOLUTE_MESSAGES.get(resource, "Quota exceeded for resources: {overs}")
+            raise OverQuota(text.format(allowed=limit[resource], overs=[resource]),
+                            [resource], limit, dict(values))
+
+
 def _message(overs: list[str], deltas: Mapping[str, int], limit: Mapping[str, int],
              used: Mapping[str, int]) -> str:
     if all(r in INSTANCE_RESOURCES for r in overs):

@@ -8,7 +8,8 @@ from typing import Any
 
 NAME = {"type": "string", "minLength": 1, "maxLength": 255,
         "pattern": r"^(?![\s])[^\x00-\x1f]*(?<![\s])$"}
-METADATA = {"type": "object", "maxProperties": 128,
+# the number of items is a quota (metadata_items: 403), not a schema limit
+METADATA = {"type": "object",
             "patternProperties": {"^[^\x00-\x1f]{1,255}$": {"type": "string", "maxLength": 255}},
             "additionalProperties": False}
 IPV4 = {"type": "string", "format": "ipv4"}

@@ -9,7 +9,8 @@ import re
 from starlette.responses import Response, StreamingResponse
 
 from onestack.image.handlers.common import check_owner, enforce, service_of, target, viewer_of
-from onestack.image.ingest import data_limit, ingest
+from onestack.image.ingest import claim as claim_data
+from onestack.image.ingest import receive
 from onestack.image.objects import images, tasks
 from onestack.kernel.api.faults import (
     ApiError,
@@ -40,27 +41,9 @@ async def _receive(req: Request, claim: str, final: str) -> Response:
         row = await images.load(conn, viewer, req.params["image_id"])
         enforce(req, "upload_image", target(row))
         check_owner(viewer, row)
-        if not row["disk_format"] or not row["container_format"]:
-            raise BadRequest("Properties disk_format, container_format must be set prior to "
-                             "saving data.")
-        if not await images.update(conn, row["id"], {"status": claim}, expect_status="queued"):
-            raise Conflict(f"Image status transition from {row['status']} to {claim} is not "
-                           f"allowed.")
-        used = await images.bytes_used(conn, row["owner"])
-    limit = data_limit(service.settings, used)
-    try:
-        values = await ingest(service.store, row["id"], row["disk_format"],
-                              req.stream(limit))
-    except BaseException:
-        async with service.db.writer() as conn:
-            await images.update(conn, row["id"], {"status": "queued"}, expect_status=claim)
-        raise
-    async with service.db.writer() as conn:
-        done = await images.update(conn, row["id"], {**values, "status": final},
-                                   expect_status=claim)
-    if not done:
-        await service.store.delete(values["location"])
-        raise Conflict("The image was deleted while its data was being uploaded.")
+        used = await claim_data(conn, row, claim)
+    await receive(service.db, service.store, service.settings, row, claim, final, used,
+                  req.stream)
     return empty_response(204)
 
 

@@ -12,7 +12,7 @@ from onestack.kernel.api.faults import BadRequest, Forbidden
 from onestack.kernel.api.request import Request, json_response, raw_json_response
 from onestack.kernel.auth import RequestContext
 from onestack.network.objects.common import Row, bad_request, isotime
-from onestack.network.objects.policy import Caller
+from onestack.network.objects.policy import Caller, caller_for, project_target
 
 if TYPE_CHECKING:
     from starlette.responses import Response
@@ -60,10 +60,6 @@ def authorize_attributes(req: Request, action: str, body: dict[str, Any],
                     authorize(req, f"{action}:{key}:{inner}", target)
 
 
-def project_target(project_id: str, **more: Any) -> dict[str, Any]:
-    return {"project_id": project_id, "tenant_id": project_id, **more}
-
-
 def creatable(req: Request, kind: str, body: dict[str, Any],
               defaults: dict[str, Any] | None = None, **target: Any) -> str:
     """The project a new resource goes to, once policy allows creating it with the
@@ -90,22 +86,7 @@ def changeable(req: Request, caller: Caller, kind: str, current: Row,
 
 def caller_of(req: Request) -> Caller:
     """The caller as the policy sees them: admin or not, and what responses hide."""
-    net = net_of(req)
-    ctx = context_of(req)
-    hidden = {kind: frozenset(attr for attr, rule in reads
-                              if not net.policy.allowed(rule, ctx))
-              for kind, reads in net.guarded_reads.items()}
-    decided: dict[tuple[str, str], bool] = {}
-
-    def reads(kind: str, project_id: str) -> bool:  # once per project in a list
-        key = (kind, project_id)
-        if key not in decided:
-            decided[key] = net.policy.allowed(f"get_{kind}", ctx, project_target(project_id))
-        return decided[key]
-
-    return Caller(project_id=ctx.project_id or "",
-                  is_admin=net.policy.allowed("context_is_admin", ctx), hidden=hidden,
-                  reads=reads)
+    return caller_for(net_of(req), context_of(req))
 
 
 async def body_of(req: Request, key: str) -> dict[str, Any]:

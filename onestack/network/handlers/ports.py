@@ -92,9 +92,7 @@ def port_json(record: Sequence[Any], hidden: frozenset[str]) -> str:
 
 
 def sees_port(caller: Caller, row: Row, network_owner: str | None) -> bool:
-    return (caller.owns(row) or (network_owner is not None
-                                 and network_owner == caller.project_id)) \
-        and caller.reads("port", row["project_id"])
+    return caller.sees_port(row, network_owner)
 
 
 async def visible_port(conn: Any, caller: Caller, port_id: str) -> Row:

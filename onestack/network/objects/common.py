@@ -48,7 +48,7 @@ def isotime(stamp: float) -> str:
 def not_found(kind: str, ident: str) -> NotFound:
     label = LABELS.get(kind, kind.capitalize())
     return NotFound(f"{label} {ident} could not be found.",
-                    type=NOT_FOUND_TYPES.get(kind, "NotFound"))
+                    type=NOT_FOUND_TYPES.get(kind, "NotFound"), ident=ident)
 
 
 def bad_request(message: str, kind: str = "InvalidInput") -> BadRequest:

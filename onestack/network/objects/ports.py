@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onestack.kernel.api.faults import BadRequest, Conflict
 from onestack.kernel.db import is_duplicate
 from onestack.network import ipam
 from onestack.network.models import ip_allocation, port_security_group
@@ -40,6 +41,11 @@ def check_mac(value: str) -> str:
     if int(parts[0], 16) & 1 or mac == "00:00:00:00:00:00":
         raise bad_request(f"'{value}' is not a valid MAC address")
     return mac
+
+
+def in_use(address: str, subnet_id: str) -> Conflict:
+    return Conflict(f"IP address {address} already allocated in subnet {subnet_id}",
+                    type="IpAddressAlreadyAllocated", address=address)
 
 
 async def _claim(conn: AsyncConnection, network_id: str, address: str, subnet_id: str,
@@ -103,8 +109,7 @@ async def assign_ips(net: Networking, conn: AsyncConnection, network: Row, port_
                 continue
             if auto and not await _claim(conn, network["id"], address, subnet["id"],
                                          port_id):
-                raise conflict(f"IP address {address} already allocated in subnet "
-                               f"{subnet['id']}", "IpAddressAlreadyAllocated")
+                raise in_use(address, subnet['id'])
             versions.add(subnet["ip_version"])
             fixed.append({"subnet_id": subnet["id"], "ip_address": address})
         return fixed
@@ -126,16 +131,15 @@ async def assign_ips(net: Networking, conn: AsyncConnection, network: Row, port_
             matching = [s for s in subnets if ipaddress.ip_address(address) in
                         ipaddress.ip_network(s["cidr"])]
             if not matching:
-                raise bad_request(f"IP address {address} is not a valid IP for any subnet "
-                                  "on the network.", "InvalidIpForNetwork")
+                raise BadRequest(f"IP address {address} is not a valid IP for any subnet on "
+                                 "the network.", type="InvalidIpForNetwork", address=address)
             subnet_id = matching[0]["id"]
         subnet = by_id[subnet_id]
         if address is None:
             if subnet.get("ipv6_address_mode") in ipam.SLAAC_MODES:
                 address = ipam.eui64(ipam.parse_cidr(subnet["cidr"]), mac)
                 if not await _claim(conn, network["id"], address, subnet_id, port_id):
-                    raise conflict(f"IP address {address} already allocated in subnet "
-                                   f"{subnet_id}", "IpAddressAlreadyAllocated")
+                    raise in_use(address, subnet_id)
             else:
                 address = await _allocate_in(net, conn, subnet, port_id)
         else:
@@ -143,11 +147,11 @@ async def assign_ips(net: Networking, conn: AsyncConnection, network: Row, port_
                 number = ipam.check_requested(ipam.parse_cidr(subnet["cidr"]), address,
                                               subnet.get("gateway_ip"))
             except ipam.IpamError as error:
+                error.details.setdefault("address", address)
                 raise from_ipam(error) from None
             address = ipam.to_text(number, subnet["ip_version"])
             if not await _claim(conn, network["id"], address, subnet_id, port_id):
-                raise conflict(f"IP address {address} already allocated in subnet "
-                               f"{subnet_id}", "IpAddressAlreadyAllocated")
+                raise in_use(address, subnet_id)
         fixed.append({"subnet_id": subnet_id, "ip_address": address})
     return fixed
 
