@@ -103,6 +103,8 @@ async def prepare(client: httpx.AsyncClient, server: OnestackCompute) -> dict[st
                ).json()["token"]["project"]["id"]
     (await client.put(f"{compute}/os-quota-sets/{project}", json={"quota_set": {
         "instances": -1, "cores": -1, "ram": -1}})).raise_for_status()
+    (await client.put(f"{net}/v2.0/quotas/{project}", json={"quota": {"port": -1}})
+     ).raise_for_status()
     flavor = (await client.post(f"{compute}/flavors", json={"flavor": {
         "name": "bench", "ram": 64, "vcpus": 1, "disk": 1}})).json()["flavor"]
     return {"image": created["id"], "network": network["id"], "flavor": flavor["id"]}

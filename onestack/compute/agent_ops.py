@@ -176,10 +176,9 @@ class AgentOps:
     async def _guest_spec(self, ctx: Ctx, instance: dict[str, Any],
                           vifs: list[dict[str, Any]]) -> GuestSpec:
         image = path = None
-        if instance["image_ref"]:
+        if instance["image_ref"] and self.driver.needs_image_file:
             image = await self.image.get_image(ctx, instance["image_ref"])
-            if self.driver.needs_image_file:
-                path = await self.image.image_path(ctx, instance["image_ref"])
+            path = await self.image.image_path(ctx, instance["image_ref"])
         return GuestSpec(instance=instance, image=image, image_path=path, network_info=vifs,
                          admin_password=instance["request"].get("admin_password"))
 

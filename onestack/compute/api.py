@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from onestack.compute.handlers import (
     aggregates,
     availability_zones,
@@ -22,11 +25,26 @@ from onestack.compute.handlers import (
     services,
     usage,
 )
-from onestack.kernel.api.routing import RouteTable
+from onestack.kernel.api.routing import Handler, RouteTable
 
 MODULES = (flavors, keypairs, limits, quotas, usage, server_groups, aggregates,
            availability_zones, services, hypervisors, migrations, servers, server_actions,
            server_parts, server_activity, server_migrations)
+
+
+# Writes here change what the scheduler's host snapshot holds (zones, aggregates,
+# enabled and forced-down services): the conductor reloads it after any of them.
+HOST_WRITERS = (aggregates, services)
+
+
+def _changes_hosts(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    async def run(req: Any) -> Any:
+        try:
+            return await handler(req)
+        finally:
+            req.app.hosts_changed()
+    return run
 
 
 def _join() -> RouteTable:
@@ -36,6 +54,9 @@ def _join() -> RouteTable:
             full = "/v2.1" + path
             if full in routes:
                 raise RuntimeError(f"{full} is routed twice")
+            if module in HOST_WRITERS:
+                methods = {verb: handler if verb == "GET" else _changes_hosts(handler)
+                           for verb, handler in methods.items()}
             routes[full] = methods
     return routes
 

@@ -81,6 +81,7 @@ class ConductorEndpoints:
         """Record the agents' hosts and nodes; a host already in aggregates gets them
         on its (maybe new) placement provider."""
         await self._register(hosts)
+        self.compute.hosts_changed()
         names = [h["host"] for h in hosts]
         async with self.compute.db.reader() as conn:
             rows = (await conn.execute(
@@ -176,6 +177,23 @@ class _Build:
 
 
 # -- the host snapshot ---------------------------------------------------------------
+SNAPSHOT_TTL = 2.0  # seconds: changes made by other processes and heartbeats show then
+
+
+async def current_hosts(compute: Compute) -> dict[str, HostState]:
+    """The host snapshot, reloaded when this process changed hosts or aggregates (see
+    api.HOST_WRITERS) or when it is older than SNAPSHOT_TTL."""
+    cached = compute.host_snapshot
+    now = time.monotonic()
+    if cached is not None and cached[0] == compute.hosts_version and \
+            now - cached[1] < SNAPSHOT_TTL:
+        return cached[2]
+    version = compute.hosts_version
+    hosts = await load_hosts(compute)
+    compute.host_snapshot = (version, now, hosts)
+    return hosts
+
+
 async def load_hosts(compute: Compute) -> dict[str, HostState]:
     """Every compute node with its service's state, zone and aggregates; keyed by the
     node's placement provider uuid."""
@@ -251,17 +269,18 @@ async def choose_and_claim(compute: Compute, ctx: dict[str, Any], instance: dict
     required, forbidden = traits_of(instance["flavor"], spec.image)
     found = await compute.placement.candidates(
         ctx, resources_of(instance["flavor"]), required=required, forbidden=forbidden)
-    offered = {c["root"]: c for c in found}
+    classes = found["classes"]
     hosts_now = []
-    for uuid, candidate in offered.items():
-        state = snapshot.get(uuid)
+    for root, *free in found["rows"]:
+        state = snapshot.get(root)
         if state is not None:
-            state.free = candidate["free"]
+            state.free = dict(zip(classes, free, strict=True))
             hosts_now.append(state)
+    wanted = resources_of(instance["flavor"])
     for state in select_hosts(spec, hosts_now, compute.settings):
+        allocation = found["allocations"].get(state.node_uuid) or {state.node_uuid: wanted}
         claimed = await compute.placement.claim(
-            ctx, instance["uuid"], offered[state.node_uuid]["allocations"],
-            instance["project_id"], instance["user_id"])
+            ctx, instance["uuid"], allocation, instance["project_id"], instance["user_id"])
         if claimed:
             return state
     return None
@@ -307,7 +326,7 @@ async def scheduling_loop(compute: Compute) -> None:
         while not queue.empty():
             batch.append(queue.get_nowait())
         try:
-            snapshot = await load_hosts(compute)
+            snapshot = await current_hosts(compute)
         except Exception:
             log.exception("could not load the hosts to schedule on")
             await asyncio.sleep(1)

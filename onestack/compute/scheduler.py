@@ -158,13 +158,36 @@ FILTERS = (_forced_ok, _compute_ok, _zone_ok, _aggregate_specs_ok, _image_ok, _i
            _group_ok)
 
 
+def _applies(check: Any, spec: RequestSpec, settings: ComputeConfig) -> bool:
+    """Whether a filter can drop any host for this request (the others are skipped:
+    with thousands of hosts, each pass over them counts)."""
+    if check is _forced_ok:
+        return bool(spec.force_host or spec.force_node)
+    if check is _zone_ok:
+        return spec.availability_zone is not None
+    if check is _aggregate_specs_ok:
+        return any(":" not in k or k.startswith("aggregate_instance_extra_specs:")
+                   for k in spec.flavor.get("extra_specs", {}))
+    if check is _image_ok:
+        properties = spec.image.get("properties", {})
+        return bool(properties.get("img_hv_type") or properties.get("hypervisor_type"))
+    if check is _isolated_ok:
+        return bool(settings.isolated_images.strip() or settings.isolated_hosts.strip())
+    if check is _group_ok:
+        return spec.group is not None and bool(spec.group.member_hosts)
+    return True
+
+
 def filter_hosts(spec: RequestSpec, hosts: list[HostState],
                  settings: ComputeConfig) -> list[HostState]:
-    chosen = [h for h in hosts if h.host not in spec.ignore_hosts]
+    chosen = [h for h in hosts if h.host not in spec.ignore_hosts] if spec.ignore_hosts \
+        else list(hosts)
     forced = bool(spec.force_host or spec.force_node)
     for check in FILTERS:
         if forced and check is not _forced_ok:
             continue  # a forced host skips the filters, as Nova does
+        if not _applies(check, spec, settings):
+            continue
         chosen = [h for h in chosen if check(h, spec, settings)]
         if not chosen:
             break

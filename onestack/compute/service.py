@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from onestack.compute import policies
 from onestack.compute.rpcapi import AgentAPI, ConductorAPI
@@ -44,7 +44,15 @@ class Compute:
     # this process's compute agents (the all-in-one cloud runs them beside the API)
     hosts: AgentHost | None = None
     # builds waiting for the scheduler: it takes them in batches (conductor.py)
-    build_queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    build_queue: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
+    # moves on every change of hosts, zones or aggregates made in this process; the
+    # scheduler's host snapshot is reloaded then (and at least every few seconds)
+    hosts_version: int = 0
+    # (hosts_version, monotonic time, snapshot) as the conductor last loaded it
+    host_snapshot: tuple[int, float, dict[str, Any]] | None = None
+
+    def hosts_changed(self) -> None:
+        self.hosts_version += 1
 
     @property
     def settings(self) -> ComputeConfig:
@@ -82,7 +90,8 @@ def spec(state: Compute) -> ServiceSpec:
     from onestack.compute.microversions import SPEC
 
     return ServiceSpec(NAME, ROUTES, fault_style="nova", microversions=SPEC,
-                       auth_uri=state.config.public_url("identity") + "/v3")
+                       auth_uri=state.config.public_url("identity") + "/v3",
+                       request_id_header="x-compute-request-id")
 
 
 async def periodic(state: Compute) -> None:

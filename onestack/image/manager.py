@@ -17,7 +17,9 @@ from onestack.image.handlers.common import check_owner, iso, target
 from onestack.image.ingest import claim, receive
 from onestack.image.objects import images, patch
 from onestack.image.objects.images import Viewer
+from onestack.kernel.api import loopback
 from onestack.kernel.api.faults import ApiError, BadRequest, Forbidden, PayloadTooLarge
+from onestack.kernel.api.routing import Router
 from onestack.kernel.auth import RequestContext
 from onestack.kernel.bus import Target, connect
 from onestack.kernel.bus.base import Endpoint
@@ -72,6 +74,21 @@ class ImageEndpoints:
 
     def __init__(self, service: ImageService) -> None:
         self.service = service
+        self._router: Router | None = None
+
+    async def api(self, ctx: dict[str, Any], method: str, path: str,
+                  query: list[tuple[str, str]] | None = None, body: Any = None,
+                  content_type: str = "application/json") -> dict[str, Any]:
+        """The image API as the caller would get it over HTTP (compute's proxy API,
+        /images); JSON bodies only."""
+        from onestack.image.api import ROUTES
+
+        if self._router is None:
+            self._router = Router(ROUTES)
+        context = RequestContext.from_dict({"user_id": "", **ctx})
+        return await loopback.call(self._router, self.service, context, method, path,
+                                   query=query, body=body, content_type=content_type,
+                                   fault_style="plain")
 
     def _caller(self, ctx: dict[str, Any]) -> tuple[RequestContext, Viewer]:
         context = RequestContext.from_dict({"user_id": "", **ctx})

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from onestack.kernel.api import loopback
 from onestack.kernel.api.faults import ApiError
+from onestack.kernel.api.routing import Router
 from onestack.kernel.auth import RequestContext
 from onestack.kernel.bus import Target, connect
 from onestack.kernel.bus.base import Endpoint
@@ -90,6 +92,7 @@ class NetworkEndpoints:
 
     def __init__(self, net: Networking) -> None:
         self.net = net
+        self._router: Router | None = None
 
     def _caller(self, ctx: dict[str, Any]) -> Caller:
         return caller_for(self.net, _context(ctx))
@@ -229,6 +232,18 @@ class NetworkEndpoints:
             rows = await _visible_ports(conn, self._caller(ctx),
                                         await common.find(conn, "port", **where))
             return await _port_views(conn, rows)
+
+    async def api(self, ctx: dict[str, Any], method: str, path: str,
+                  query: list[tuple[str, str]] | None = None, body: Any = None
+                  ) -> dict[str, Any]:
+        """The networking API as the caller would get it over HTTP (compute's proxy
+        APIs: os-security-groups, os-floating-ips, os-networks)."""
+        from onestack.network.api import ROUTES
+
+        if self._router is None:
+            self._router = Router(ROUTES)
+        return await loopback.call(self._router, self.net, _context(ctx), method, path,
+                                   query=query, body=body, fault_style="neutron")
 
     async def server_addresses(self, ctx: dict[str, Any], device_ids: list[str]
                                ) -> dict[str, list[dict[str, Any]]]:

@@ -10,13 +10,22 @@ from onestack.kernel.api.faults import ApiError
 from onestack.kernel.bus import Target, connect
 from onestack.placement.objects import allocations, candidates, names, providers
 from onestack.placement.objects.allocations import ConsumerWrite
-from onestack.placement.objects.candidates import Query, RequestGroup
-from onestack.placement.objects.store import Inventory
+from onestack.placement.objects.candidates import Query, RequestGroup, single_provider_group
+from onestack.placement.objects.store import Inventory, Provider
 
 if TYPE_CHECKING:
     from onestack.placement.service import Placement
 
 TOPIC = "placement"
+WEIGHED = ["VCPU", "MEMORY_MB", "DISK_GB"]
+
+
+def _free(provider: Provider) -> list[int]:
+    result = []
+    for rc in WEIGHED:
+        inv = provider.inventories.get(rc)
+        result.append(0 if inv is None else inv.capacity - provider.usage.get(rc, 0))
+    return result
 
 
 class PlacementEndpoints:
@@ -24,6 +33,8 @@ class PlacementEndpoints:
 
     def __init__(self, placement: Placement) -> None:
         self.placement = placement
+        # query key -> (store version, provider uuid -> free per WEIGHED class)
+        self.fits: dict[tuple[Any, ...], tuple[int, dict[str, list[int]]]] = {}
 
     async def ensure_provider(self, ctx: dict[str, Any], uuid: str, name: str,
                               inventories: dict[str, dict[str, Any]],
@@ -64,20 +75,55 @@ class PlacementEndpoints:
                          forbidden: list[str] | None = None,
                          member_of: list[list[str]] | None = None,
                          in_tree: str | None = None,
-                         limit: int | None = None) -> list[dict[str, Any]]:
-        """Candidates for one unnumbered request group: ``[{"root", "allocations",
-        "free"}]`` (free: what the root provider has left per resource class)."""
+                         limit: int | None = None) -> dict[str, Any]:
+        """Candidates for one unnumbered request group, compact for the wire:
+        ``{"classes": [...], "rows": [[root, free per class], ...], "allocations":
+        {root: allocation}}``, where a root missing from ``allocations`` takes all of
+        ``resources`` from itself (the common case). ``free``: what the root provider
+        has left of each class (the scheduler's weighers read it)."""
         group = RequestGroup(resources=dict(resources),
                              required=[{t} for t in required or ()],
                              forbidden=set(forbidden or ()),
                              member_of=[set(any_of) for any_of in member_of or ()],
                              in_tree=in_tree)
         store = self.placement.store
-        found = candidates.find(store, Query([group], limit=limit))
-        return [{"root": c.root, "allocations": c.allocations,
-                 "free": {rc: inv.capacity - store.providers[c.root].usage.get(rc, 0)
-                          for rc, inv in store.providers[c.root].inventories.items()}}
-                for c in found]
+        query = Query([group], limit=limit)
+        if single_provider_group(store, query) is None:
+            found = candidates.find(store, query)
+            rows = [[c.root, *_free(store.providers[c.root])] for c in found]
+            return {"classes": WEIGHED, "rows": rows,
+                    "allocations": {c.root: c.allocations for c in found}}
+        fits = self._fitting(store, group)
+        rows = [[uuid, *free] for uuid, free in fits.items()]
+        return {"classes": WEIGHED, "rows": rows if limit is None else rows[:limit],
+                "allocations": {}}
+
+    def _fitting(self, store: Any, group: RequestGroup) -> dict[str, list[int]]:
+        """Providers that alone satisfy ``group``, with what they have free; kept per
+        query and refreshed provider by provider after writes (Store.changed_since)."""
+        key = (tuple(sorted(group.resources.items())),
+               tuple(sorted(tuple(sorted(s)) for s in group.required)),
+               tuple(sorted(group.forbidden)),
+               tuple(sorted(tuple(sorted(s)) for s in group.member_of)), group.in_tree)
+        cached = self.fits.get(key)
+        changed = store.changed_since(cached[0]) if cached is not None else None
+        if cached is None or changed is None:
+            fits = {p.uuid: _free(p) for p in sorted(store.providers.values(),
+                                                      key=lambda p: p.id)
+                    if candidates.provider_matches(store, p, group)}
+        else:
+            fits = cached[1]
+            for uuid in changed:
+                provider = store.providers.get(uuid)
+                if provider is not None and candidates.provider_matches(store, provider,
+                                                                        group):
+                    fits[uuid] = _free(provider)
+                else:
+                    fits.pop(uuid, None)
+        self.fits[key] = (store.version, fits)
+        if len(self.fits) > 64:
+            self.fits.pop(next(iter(self.fits)))
+        return fits
 
     async def claim(self, ctx: dict[str, Any], consumer: str,
                     allocations_by_provider: dict[str, dict[str, int]], project_id: str,

@@ -37,7 +37,9 @@ class PlacementAPI:
                          forbidden: list[str] | None = None,
                          member_of: list[list[str]] | None = None,
                          in_tree: str | None = None,
-                         limit: int | None = None) -> list[dict[str, Any]]:
+                         limit: int | None = None) -> dict[str, Any]:
+        """``{"classes", "rows": [[root, free...]], "allocations": {root: allocation}}``
+        (a root without an entry in allocations takes ``resources`` from itself)."""
         return await self._call(  # type: ignore[no-any-return]
             "candidates", ctx, resources=resources, required=required,
             forbidden=forbidden, member_of=member_of, in_tree=in_tree, limit=limit)

@@ -1,5 +1,5 @@
 """Version discovery: ``/`` lists the API versions, ``/v2.1`` describes the current
-one (both without a token)."""
+one and ``/v2`` the legacy one (all without a token)."""
 
 from __future__ import annotations
 
@@ -30,18 +30,28 @@ async def versions(req: Request) -> Response:
     return json_response({"versions": [_v2(req), _v21(req)]}, status=200)
 
 
-@public
-async def version_v21(req: Request) -> Response:
-    body = _v21(req)
+def _document(body: dict[str, object], media_version: str) -> Response:
     body["links"] = [*body["links"],  # type: ignore[misc]
                      {"rel": "describedby", "type": "text/html",
                       "href": "http://docs.openstack.org/"}]
     body["media-types"] = [{"base": "application/json",
-                            "type": "application/vnd.openstack.compute+json;version=2.1"}]
+                            "type": f"application/vnd.openstack.compute+json;"
+                                    f"version={media_version}"}]
     return json_response({"version": body})
+
+
+@public
+async def version_v21(req: Request) -> Response:
+    return _document(_v21(req), "2.1")
+
+
+@public
+async def version_v2(req: Request) -> Response:
+    return _document(_v2(req), "2")
 
 
 ROUTES = {
     "/": {"GET": versions},
+    "/v2": {"GET": version_v2},
     "/v2.1": {"GET": version_v21},
 }

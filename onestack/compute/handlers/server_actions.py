@@ -5,12 +5,13 @@ migrate, live migrate, evacuate, shelve) are in server_moves.py."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.responses import Response
 
-from onestack.compute.handlers import server_moves, server_view
+from onestack.compute.handlers import server_moves
 from onestack.compute.handlers.common import (
     at_least,
     authorize,
@@ -19,7 +20,7 @@ from onestack.compute.handlers.common import (
     state,
     target_of,
 )
-from onestack.compute.handlers.servers import check_locked, owned, refresh_addresses
+from onestack.compute.handlers.servers import after_change, check_locked, owned
 from onestack.compute.objects import instances, states
 from onestack.kernel.api.faults import BadRequest, Conflict
 from onestack.kernel.api.request import Request, empty_response, json_response
@@ -30,6 +31,7 @@ Instance = dict[str, Any]
 Action = Callable[[Request, Instance, Any], Awaitable[Response]]
 
 ANY_STATE = None
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f]")
 
 
 def check_state(instance: Instance, action: str, vm_states: set[str] | None,
@@ -166,8 +168,12 @@ async def console_output(req: Request, instance: Instance, data: Any) -> Respons
     if not instance["host"] or instance["vm_state"] == states.BUILDING:
         raise Conflict(f"Instance {instance['uuid']} is not ready")
     text = await state(req).agents.call(instance["host"], "console_output", bus_context(req),
-                                        uuid=instance["uuid"], length=length)
-    return json_response({"output": text})
+                                        uuid=instance["uuid"], length=None)
+    if length is not None:
+        # Nova's tail: the last ``length`` pieces between newlines (a trailing newline
+        # leaves an empty last piece)
+        text = "\n".join(text.split("\n")[-length:]) if length else ""
+    return json_response({"output": CONTROL_CHARACTERS.sub("", text)})
 
 
 async def reset_state(req: Request, instance: Instance, data: Any) -> Response:
@@ -241,8 +247,7 @@ async def rebuild(req: Request, instance: Instance, data: Any) -> Response:
 
 async def show_after(req: Request, instance: Instance, status: int = 202,
                      extra: dict[str, Any] | None = None) -> Response:
-    await refresh_addresses(req, [instance])
-    body = server_view.detail(req, instance, short=True)
+    body = await after_change(req, instance, "rebuild")
     body.update(extra or {})
     return json_response({"server": body}, status=status)
 

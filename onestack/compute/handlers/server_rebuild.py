@@ -76,6 +76,8 @@ async def rebuild(req: Request, instance: dict[str, Any], data: Any) -> Response
     changes: dict[str, Any] = {"task_state": states.REBUILDING, "image_ref": image_id,
                                "request": {**instance["request"],
                                            "image_properties": image.get("properties", {})}}
+    if "OS-DCF:diskConfig" in data:
+        changes["request"]["disk_config"] = data["OS-DCF:diskConfig"]
     for source, column in (("name", "display_name"), ("metadata", "metadata"),
                            ("accessIPv4", "access_ip_v4"), ("accessIPv6", "access_ip_v6"),
                            ("description", "description"), ("user_data", "user_data"),
@@ -96,7 +98,7 @@ async def rebuild(req: Request, instance: dict[str, Any], data: Any) -> Response
     updated = await begin(req, instance, "rebuild", changes)
     await compute.agents.cast(host, "rebuild", bus_context(req), instance=updated,
                               admin_password=password)
-    extra = {"adminPass": password}
-    if not at_least(req, 75):
-        return await show_after(req, updated, extra=extra)
+    extra: dict[str, Any] = {"adminPass": password}
+    if at_least(req, 57):
+        extra["user_data"] = updated["user_data"]
     return await show_after(req, updated, extra=extra)

@@ -94,10 +94,11 @@ def summary(req: Request, instance: dict[str, Any]) -> dict[str, Any]:
 
 
 def detail(req: Request, instance: dict[str, Any], *, groups: list[str] | None = None,
-           short: bool = False) -> dict[str, Any]:
-    """The full body; ``short``: update's body before 2.75 (no extended attributes)."""
+           mode: str = "show") -> dict[str, Any]:
+    """The full body of show and ``/servers/detail``; ``mode`` "update" or "rebuild":
+    the body those answer, which before 2.75 leaves out the extended attributes."""
     status = states.status(instance["vm_state"], instance["task_state"])
-    admin = allowed(req, "os_compute_api:os-extended-server-attributes")
+    full = mode == "show" or at_least(req, 75)
     body: dict[str, Any] = {
         "id": instance["uuid"], "name": instance["display_name"], "status": status,
         "tenant_id": instance["project_id"], "user_id": instance["user_id"],
@@ -105,9 +106,9 @@ def detail(req: Request, instance: dict[str, Any], *, groups: list[str] | None =
         "image": _image(req, instance), "flavor": _flavor(req, instance["flavor"]),
         "created": isotime(instance["created_at"]),
         "updated": isotime(instance["updated_at"] or instance["created_at"]),
-        "addresses": addresses(instance["network_info"] or [], detail=not short),
+        "addresses": addresses(instance["network_info"] or [], detail=full),
         "accessIPv4": instance["access_ip_v4"] or "",
-        "accessIPv6": instance["access_ip_v6"] or "",
+        "accessIPv6": _compressed(instance["access_ip_v6"]),
         "links": links(req, "servers", instance["uuid"]),
         "OS-DCF:diskConfig": instance["request"].get("disk_config", "MANUAL"),
     }
@@ -115,20 +116,36 @@ def detail(req: Request, instance: dict[str, Any], *, groups: list[str] | None =
         body["progress"] = instance["progress"] or 0
     if instance["fault"] and instance["vm_state"] in (states.ERROR, states.DELETED):
         body["fault"] = _fault(req, instance["fault"])
-    if at_least(req, 9) and (not short or at_least(req, 75)):
+    if at_least(req, 9):
         body["locked"] = instance["locked_by"] is not None
-    if at_least(req, 73) and (not short or at_least(req, 75)):
+    if at_least(req, 73):
         body["locked_reason"] = instance["locked_reason"]
     if at_least(req, 19):
         body["description"] = instance["description"]
-    if at_least(req, 26) and (not short or at_least(req, 75)):
+    if at_least(req, 26):
         body["tags"] = list(instance["tags"])
-    if at_least(req, 63) and (not short or at_least(req, 75)):
+    if at_least(req, 63):
         body["trusted_image_certificates"] = None
-    if short and not at_least(req, 75):
-        return body
+    if full or (mode == "rebuild" and at_least(req, 54)):
+        body["key_name"] = instance["key_name"]
+    extended = full and allowed(req, "os_compute_api:os-extended-server-attributes")
+    if full:
+        _extend(req, body, instance, extended, user_data=mode != "rebuild")
+    if at_least(req, 90) and not extended:
+        body["OS-EXT-SRV-ATTR:hostname"] = instance["hostname"]
+    if at_least(req, 71) and groups is not None:
+        body["server_groups"] = groups
+    if at_least(req, 96):
+        body["pinned_availability_zone"] = instance["pinned_availability_zone"]
+    if at_least(req, 100):
+        body["scheduler_hints"] = dict(instance["request"].get("scheduler_hints", {}))
+    return body
+
+
+def _extend(req: Request, body: dict[str, Any], instance: dict[str, Any], extended: bool,
+            user_data: bool) -> None:
+    """What show adds to update's and rebuild's body (all of it since 2.75)."""
     body.update({
-        "key_name": instance["key_name"],
         "config_drive": "True" if instance["config_drive"] else "",
         "OS-EXT-AZ:availability_zone": instance["availability_zone"] or "",
         "OS-SRV-USG:launched_at": _usage_time(instance["launched_at"]),
@@ -141,10 +158,10 @@ def detail(req: Request, instance: dict[str, Any], *, groups: list[str] | None =
                                if at_least(req, 3) else {})}
             for v in instance["request"].get("volumes_attached", [])],
     })
-    groups = instance["request"].get("security_groups", ["default"])
-    if instance["network_info"] and groups:  # a server without groups shows no key
-        body["security_groups"] = [{"name": n} for n in groups]
-    if admin:
+    sec_groups = instance["request"].get("security_groups", ["default"])
+    if instance["network_info"] and sec_groups:  # a server without groups shows no key
+        body["security_groups"] = [{"name": n} for n in sec_groups]
+    if extended:
         body.update({
             "OS-EXT-SRV-ATTR:host": instance["host"],
             "OS-EXT-SRV-ATTR:hypervisor_hostname": instance["node"],
@@ -154,21 +171,24 @@ def detail(req: Request, instance: dict[str, Any], *, groups: list[str] | None =
             body.update({
                 "OS-EXT-SRV-ATTR:reservation_id": instance["reservation_id"],
                 "OS-EXT-SRV-ATTR:launch_index": instance["launch_index"],
+                "OS-EXT-SRV-ATTR:hostname": instance["hostname"],
                 "OS-EXT-SRV-ATTR:kernel_id": "", "OS-EXT-SRV-ATTR:ramdisk_id": "",
                 "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
-                "OS-EXT-SRV-ATTR:user_data": instance["user_data"],
             })
-    if at_least(req, 3) and (admin or at_least(req, 90)):
-        body["OS-EXT-SRV-ATTR:hostname"] = instance["hostname"]
+            if user_data:
+                body["OS-EXT-SRV-ATTR:user_data"] = instance["user_data"]
     if at_least(req, 16) and allowed(req, "os_compute_api:servers:show:host_status"):
         body["host_status"] = instance.get("_host_status", "") if instance["host"] else ""
-    if at_least(req, 71) and groups is not None:
-        body["server_groups"] = groups
-    if at_least(req, 96):
-        body["pinned_availability_zone"] = instance["pinned_availability_zone"]
-    if at_least(req, 100):
-        body["scheduler_hints"] = dict(instance["request"].get("scheduler_hints", {}))
-    return body
+
+
+def _compressed(address: str | None) -> str:
+    """Nova keeps access addresses as IP addresses: IPv6 in its shortest form."""
+    if not address:
+        return ""
+    try:
+        return ipaddress.ip_address(address).compressed
+    except ValueError:
+        return address
 
 
 def _usage_time(ts: float | None) -> str | None:

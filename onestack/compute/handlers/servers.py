@@ -74,12 +74,9 @@ async def owned(req: Request, uuid: str, rule: str | None = None,
 
 
 def check_locked(req: Request, instance: Instance) -> None:
-    if instance["locked_by"] is None:
-        return
-    if instance["locked_by"] == "admin" and not context_of(req).is_admin:
-        raise Conflict(f"Instance {instance['uuid']} is locked")
-    if instance["locked_by"] == "owner" and not (
-            context_of(req).is_admin or context_of(req).project_id == instance["project_id"]):
+    """A locked server takes no action but an admin's, whoever locked it (the owner
+    may only unlock what the owner locked)."""
+    if instance["locked_by"] is not None and not context_of(req).is_admin:
         raise Conflict(f"Instance {instance['uuid']} is locked")
 
 
@@ -174,6 +171,21 @@ def _timestamp(value: str, name: str) -> float:
     return parsed.timestamp()
 
 
+TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")
+FALSE_STRINGS = ("0", "f", "false", "off", "n", "no")
+
+
+def _all_tenants(value: str) -> bool:
+    """An empty ``all_tenants`` asks for all; anything else is a strict boolean."""
+    lowered = value.strip().lower()
+    if not value or lowered in TRUE_STRINGS:
+        return True
+    if lowered in FALSE_STRINGS:
+        return False
+    acceptable = ", ".join(f"'{v}'" for v in sorted(TRUE_STRINGS + FALSE_STRINGS))
+    raise BadRequest(f"Unrecognized value '{value}', acceptable values are: {acceptable}")
+
+
 def _truthy(value: str) -> bool:
     return value.lower() in ("true", "1", "yes")
 
@@ -237,8 +249,7 @@ async def _listing(req: Request, rule: str) -> list[Instance]:
     ctx = context_of(req)
     authorize(req, rule)
     options = _search_options(req)
-    all_tenants = "all_tenants" in options and options.pop("all_tenants")[-1].lower() not in (
-        "0", "false", "off", "no")
+    all_tenants = "all_tenants" in options and _all_tenants(options.pop("all_tenants")[-1])
     if all_tenants:
         authorize(req, f"{rule}:get_all_tenants")
     if "status" in options and at_least(req, 38):
@@ -247,9 +258,9 @@ async def _listing(req: Request, rule: str) -> list[Instance]:
                 raise BadRequest(f"Invalid status value: {value}")
     where: list[Any] = []
     project = (options.pop("project_id", None) or options.pop("tenant_id", None) or [None])[-1]
-    if project is not None and ctx.is_admin:
+    # Nova ignores a project filter unless all_tenants is given (lp:#1185290)
+    if project is not None and all_tenants:
         where.append(m.instance.c.project_id == project)
-        all_tenants = True
     if not all_tenants:
         where.append(m.instance.c.project_id == ctx.project_id)
     deleted: bool | None = False
@@ -341,8 +352,16 @@ async def update(req: Request) -> Response:
             if updated is None:
                 raise Conflict("The server changed while it was being updated; retry.")
             instance = updated
+    return json_response({"server": await after_change(req, instance, "update")})
+
+
+async def after_change(req: Request, instance: Instance, mode: str) -> dict[str, Any]:
+    """The server body update and rebuild answer with."""
     await refresh_addresses(req, [instance])
-    return json_response({"server": server_view.detail(req, instance, short=True)})
+    if at_least(req, 75):
+        await host_status(req, [instance])
+    groups = await groups_of(req, [instance["uuid"]]) if at_least(req, 71) else {}
+    return server_view.detail(req, instance, groups=groups.get(instance["uuid"]), mode=mode)
 
 
 async def delete(req: Request) -> Response:

@@ -36,6 +36,9 @@ class ServiceSpec:
     # The identity endpoint a 401 points clients to (WWW-Authenticate).
     auth_uri: str = ""
     extra_headers: dict[str, str] = field(default_factory=dict)
+    # The service's own header for the request id besides x-openstack-request-id
+    # (Nova's x-compute-request-id).
+    request_id_header: str = ""
 
 
 class ServiceApp:
@@ -67,6 +70,8 @@ class ServiceApp:
             response = self._fault(ApiError("An unexpected error prevented the server from "
                                             "fulfilling your request."), req)
         response.headers["x-openstack-request-id"] = req.request_id
+        if self.spec.request_id_header:
+            response.headers[self.spec.request_id_header] = req.request_id
         if req.version is not None and self.spec.microversions is not None:
             response.headers.update(response_headers(self.spec.microversions, req.version))
         await response(scope, receive, send)

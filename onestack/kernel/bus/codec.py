@@ -34,8 +34,43 @@ _registered_exceptions: dict[str, type[Exception]] = {}
 
 def encode(obj: Any) -> bytes:
     """Serialise obj to JSON bytes; TypeError/ValueError name what cannot go on the wire."""
-    wire = _to_wire(obj, "$")
+    try:
+        wire = _plain_to_wire(obj)
+    except _NotPlain:
+        wire = _to_wire(obj, "$")
     return json.dumps(wire, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class _NotPlain(Exception):
+    """Something the fast path leaves to _to_wire (tagged types, errors to locate)."""
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _plain_to_wire(obj: Any) -> Any:
+    """The common case fast: dicts with str keys, lists, tuples, str, int, bool, None,
+    finite floats; anything else raises _NotPlain and the whole message takes the
+    careful path (which also names the place of an error)."""
+    kind = type(obj)
+    if kind in _PLAIN:
+        return obj
+    if kind is float:
+        if math.isfinite(obj):
+            return obj
+        raise _NotPlain
+    if kind is dict:
+        wire = {}
+        for key, value in obj.items():
+            if type(key) is not str:
+                raise _NotPlain
+            wire[key] = value if type(value) in _PLAIN else _plain_to_wire(value)
+        if len(wire) == 1 and next(iter(wire)) in _TAGS:
+            return {_ESCAPED_DICT: list(wire.items())}
+        return wire
+    if kind is list or kind is tuple:
+        return [item if type(item) in _PLAIN else _plain_to_wire(item) for item in obj]
+    raise _NotPlain
 
 
 def decode(data: bytes | str) -> Any:
