@@ -19,7 +19,10 @@
 #                          image, network, volume, object-storage (OpenStack
 #                          project names keystone/nova/glance/neutron/cinder/
 #                          swift work too). Only these are "available" in
-#                          tempest.conf; the default regex runs tempest.api.<svc>.
+#                          tempest.conf (compute brings image and network, which
+#                          Nova needs); the default regex runs tempest.api.<svc>.
+#                          With compute, the cloud gets the images, flavors and
+#                          "manager" role the compute tests use (see below).
 #   --regex REGEX          stestr selection regex (default
 #                          ^tempest\.api\.(<svc>|...)\.)
 #   --include-list FILE    run exactly the test ids in FILE (one per line, with
@@ -418,6 +421,15 @@ def flavor(name, ram, vcpus, disk):
         "name": name, "ram": ram, "vcpus": vcpus, "disk": disk}})["flavor"]["id"]
 
 
+# Nova's project-manager tests (migrations) need Keystone's "manager" role, which
+# keystone-manage bootstrap makes since 2024.2 (admin implies manager implies member).
+identity_api = url.rsplit("/v3", 1)[0] + "/v3"
+if not call("GET", f"{identity_api}/roles?name=manager")["roles"]:
+    role_ids = {r["name"]: r["id"] for r in call("GET", f"{identity_api}/roles")["roles"]}
+    manager = call("POST", f"{identity_api}/roles", {"role": {"name": "manager"}})["role"]
+    call("PUT", f"{identity_api}/roles/{manager['id']}/implies/{role_ids['member']}")
+    call("PUT", f"{identity_api}/roles/{role_ids['admin']}/implies/{manager['id']}")
+
 services = call("GET", f"{compute_api}/os-services?binary=nova-compute")["services"]
 hosts = sum(1 for s in services if s["status"] == "enabled" and s["state"] == "up")
 multi = "true" if hosts >= 2 else "false"
@@ -440,7 +452,7 @@ settings = {
         "pause": "true",
         "suspend": "true",
         "rescue": "true",
-        "stable_rescue": "false",
+        "stable_rescue": "true",
         "shelve": "true",
         "shelve_migrate": "false",
         "snapshot": "true",

@@ -274,6 +274,9 @@ class AgentOps:
             except Exception as exc:
                 with contextlib.suppress(Exception):
                     await self.image.delete_image(ctx, image_id)
+                # back to the task _guarded clears (the upload had moved it on)
+                await self._update(ctx, uuid, {"task_state": task},
+                                   [states.IMAGE_PENDING_UPLOAD, states.IMAGE_UPLOADING])
                 raise GuestError(f"Snapshot of {uuid} failed: {_reason(exc)}") from exc
             finally:
                 with contextlib.suppress(FileNotFoundError):

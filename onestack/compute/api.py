@@ -9,15 +9,21 @@ from typing import Any
 from onestack.compute.handlers import (
     aggregates,
     availability_zones,
+    extensions,
     flavors,
+    floating_ips,
     hypervisors,
+    images,
     keypairs,
     limits,
     migrations,
+    os_hosts,
     quotas,
     root,
+    security_groups,
     server_actions,
     server_activity,
+    server_extras,
     server_groups,
     server_migrations,
     server_parts,
@@ -29,12 +35,13 @@ from onestack.kernel.api.routing import Handler, RouteTable
 
 MODULES = (flavors, keypairs, limits, quotas, usage, server_groups, aggregates,
            availability_zones, services, hypervisors, migrations, servers, server_actions,
-           server_parts, server_activity, server_migrations)
+           server_parts, server_activity, server_migrations, server_extras, os_hosts,
+           extensions, images, security_groups, floating_ips)
 
 
 # Writes here change what the scheduler's host snapshot holds (zones, aggregates,
 # enabled and forced-down services): the conductor reloads it after any of them.
-HOST_WRITERS = (aggregates, services)
+HOST_WRITERS = (aggregates, services, os_hosts)
 
 
 def _changes_hosts(handler: Handler) -> Handler:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from onestack.compute import models as m
+from onestack.compute.naming import node_uuid
 from onestack.compute.objects import hosts as host_records
 from onestack.compute.objects import instances, states
 from onestack.compute.rpcapi import CONDUCTOR_TOPIC
@@ -94,7 +95,7 @@ class ConductorEndpoints:
         for node in hosts:
             if node["host"] in memberships:
                 await self.compute.placement.set_aggregates(
-                    ctx, host_records.node_uuid(node["hypervisor_hostname"]),
+                    ctx, node_uuid(node["hypervisor_hostname"]),
                     memberships[node["host"]])
 
     @retry_on_deadlock

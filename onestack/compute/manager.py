@@ -15,7 +15,7 @@ from typing import Any
 
 from onestack.compute.agent_moves import AgentMoves
 from onestack.compute.drivers.base import VirtDriver
-from onestack.compute.objects.hosts import node_uuid
+from onestack.compute.naming import node_uuid
 from onestack.compute.rpcapi import AGENT_TOPIC, ConductorAPI
 from onestack.image.rpcapi import ImageAPI
 from onestack.kernel.bus import Bus, Server, Target

@@ -76,7 +76,7 @@ class ImageEndpoints:
         self.service = service
         self._router: Router | None = None
 
-    async def api(self, ctx: dict[str, Any], method: str, path: str,
+    async def api(self, ctx: dict[str, Any], verb: str, path: str,
                   query: list[tuple[str, str]] | None = None, body: Any = None,
                   content_type: str = "application/json") -> dict[str, Any]:
         """The image API as the caller would get it over HTTP (compute's proxy API,
@@ -86,7 +86,7 @@ class ImageEndpoints:
         if self._router is None:
             self._router = Router(ROUTES)
         context = RequestContext.from_dict({"user_id": "", **ctx})
-        return await loopback.call(self._router, self.service, context, method, path,
+        return await loopback.call(self._router, self.service, context, verb, path,
                                    query=query, body=body, content_type=content_type,
                                    fault_style="plain")
 

@@ -79,13 +79,13 @@ class ImageAPI:
         stored."""
         return await self._call("upload_file", ctx, image_id=image_id, path=path)  # type: ignore[no-any-return]
 
-    async def api(self, ctx: dict[str, Any], method: str, path: str,
+    async def api(self, ctx: dict[str, Any], verb: str, path: str,
                   query: list[tuple[str, str]] | None = None, body: Any = None,
                   content_type: str = "application/json") -> dict[str, Any]:
-        """``{"status", "body"}`` of ``method path`` (``/v2/...``, JSON bodies) of the
+        """``{"status", "body"}`` of ``verb path`` (``/v2/...``, JSON bodies) of the
         image API as the caller would get it over HTTP: for compute's /images proxy,
         which Nova answers by calling Glance's API with the caller's token."""
-        return await self._call("api", ctx, method=method, path=path,  # type: ignore[no-any-return]
+        return await self._call("api", ctx, verb=verb, path=path,  # type: ignore[no-any-return]
                                 query=query, body=body, content_type=content_type)
 
     async def delete_image(self, ctx: dict[str, Any], image_id: str) -> None:

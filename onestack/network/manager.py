@@ -233,7 +233,7 @@ class NetworkEndpoints:
                                         await common.find(conn, "port", **where))
             return await _port_views(conn, rows)
 
-    async def api(self, ctx: dict[str, Any], method: str, path: str,
+    async def api(self, ctx: dict[str, Any], verb: str, path: str,
                   query: list[tuple[str, str]] | None = None, body: Any = None
                   ) -> dict[str, Any]:
         """The networking API as the caller would get it over HTTP (compute's proxy
@@ -242,7 +242,7 @@ class NetworkEndpoints:
 
         if self._router is None:
             self._router = Router(ROUTES)
-        return await loopback.call(self._router, self.net, _context(ctx), method, path,
+        return await loopback.call(self._router, self.net, _context(ctx), verb, path,
                                    query=query, body=body, fault_style="neutron")
 
     async def server_addresses(self, ctx: dict[str, Any], device_ids: list[str]

@@ -131,13 +131,13 @@ class NetworkAPI:
         return await self._call("list_ports", ctx, device_id=device_id,  # type: ignore[no-any-return]
                                 port_ids=port_ids)
 
-    async def api(self, ctx: dict[str, Any], method: str, path: str,
+    async def api(self, ctx: dict[str, Any], verb: str, path: str,
                   query: list[tuple[str, str]] | None = None, body: Any = None
                   ) -> dict[str, Any]:
-        """``{"status", "body"}`` of ``method path`` (``/v2.0/...``) of the networking
+        """``{"status", "body"}`` of ``verb path`` (``/v2.0/...``) of the networking
         API as the caller would get it over HTTP: for compute's proxy APIs, which Nova
         answers by calling Neutron's API with the caller's token."""
-        return await self._call("api", ctx, method=method, path=path,  # type: ignore[no-any-return]
+        return await self._call("api", ctx, verb=verb, path=path,  # type: ignore[no-any-return]
                                 query=query, body=body)
 
     async def server_addresses(self, ctx: dict[str, Any], device_ids: list[str]

@@ -233,11 +233,14 @@ ADMIN_NETWORK_FIELDS = (
 
 
 def _network(req: Request, network: dict[str, Any]) -> dict[str, Any]:
-    """Nova's network_dict over a Neutron network: what Neutron lacks is null."""
+    """Nova's network_dict since nova-network went: the id and the name (as the label)
+    of a Neutron network; every other field of the old API is null."""
     fields = NETWORK_FIELDS
     if allowed(req, "context_is_admin"):
         fields += ADMIN_NETWORK_FIELDS
-    return {key: network.get(key) for key in fields}
+    body: dict[str, Any] = dict.fromkeys(fields)
+    body.update(id=network["id"], label=network.get("name"))
+    return body
 
 
 async def _one_network(req: Request) -> dict[str, Any]:

@@ -229,6 +229,11 @@ async def delete_group(req: Request) -> Response:
     return empty_response(202)
 
 
+async def no_id(req: Request) -> Response:
+    """``DELETE /os-security-groups/``: no group is named (the router drops the slash)."""
+    raise NotFound("The resource could not be found.")
+
+
 # -- rules ---------------------------------------------------------------------------------
 def _port(value: Any) -> int:
     try:
@@ -362,7 +367,7 @@ async def server_groups(req: Request) -> Response:
 
 
 ROUTES: RouteTable = {
-    "/os-security-groups": {"GET": list_groups, "POST": create_group},
+    "/os-security-groups": {"GET": list_groups, "POST": create_group, "DELETE": no_id},
     "/os-security-groups/{group_id}": {"GET": show_group, "PUT": update_group,
                                        "DELETE": delete_group},
     "/os-security-group-rules": {"POST": create_rule},

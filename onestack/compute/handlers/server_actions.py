@@ -6,12 +6,13 @@ migrate, live migrate, evacuate, shelve) are in server_moves.py."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.responses import Response
 
-from onestack.compute.handlers import server_moves
+from onestack.compute.handlers import floating_ips, images, server_extras, server_moves
 from onestack.compute.handlers.common import (
     at_least,
     authorize,
@@ -22,6 +23,7 @@ from onestack.compute.handlers.common import (
 )
 from onestack.compute.handlers.servers import after_change, check_locked, owned
 from onestack.compute.objects import instances, states
+from onestack.compute.schemas.servers import METADATA, NAME
 from onestack.kernel.api.faults import BadRequest, Conflict
 from onestack.kernel.api.request import Request, empty_response, json_response
 from onestack.kernel.api.routing import RouteTable
@@ -135,16 +137,24 @@ async def _set_fields(req: Request, instance: Instance, action: str,
     return updated
 
 
+RESCUE = {"type": ["object", "null"], "properties": {
+    "adminPass": {"type": "string"}, "rescue_image_ref": {"type": "string"}},
+    "additionalProperties": False}
+
+
 async def rescue(req: Request, instance: Instance, data: Any) -> Response:
+    data = validate(RESCUE, data) or {}
     authorize(req, "os_compute_api:os-rescue",
               target_of(req, instance["project_id"], instance["user_id"]))
     check_locked(req, instance)
     check_state(instance, "rescue", {states.ACTIVE, states.STOPPED, states.ERROR})
     host = needs_host(instance, "rescue")
-    password = (data or {}).get("adminPass") if isinstance(data, dict) else None
-    import secrets
-
-    password = password or secrets.token_urlsafe(9)
+    rescue_image = data.get("rescue_image_ref")
+    if rescue_image is not None:
+        image_id = rescue_image.rstrip("/").rsplit("/", 1)[-1]
+        if await state(req).image.get_image(bus_context(req), image_id) is None:
+            raise BadRequest(f"Requested rescue image '{image_id}' is not supported")
+    password = data.get("adminPass") or secrets.token_urlsafe(9)
     updated = await begin(req, instance, "rescue", {"task_state": states.RESCUING})
     await state(req).agents.cast(host, "rescue", bus_context(req), instance=updated,
                                  admin_password=password)
@@ -198,15 +208,16 @@ async def change_password(req: Request, instance: Instance, data: Any) -> Respon
     return empty_response(202)
 
 
-IMAGE_NAME = {"type": "object", "properties": {
-    "name": {"type": "string", "minLength": 1, "maxLength": 255},
-    "metadata": {"type": "object"}}, "required": ["name"], "additionalProperties": False}
+IMAGE_NAME = {"type": "object", "properties": {"name": NAME, "metadata": METADATA},
+              "required": ["name"], "additionalProperties": False}
 
 
 async def create_image(req: Request, instance: Instance, data: Any) -> Response:
     authorize(req, "os_compute_api:servers:create_image",
               target_of(req, instance["project_id"], instance["user_id"]))
     data = validate(IMAGE_NAME, data)
+    if not at_least(req, 39):  # quota on image metadata went with the image proxy
+        await images.check_metadata(req, data.get("metadata"))
     return await snapshot_to_image(req, instance, data["name"], data.get("metadata", {}),
                                    "createImage", states.IMAGE_SNAPSHOT)
 
@@ -222,11 +233,12 @@ async def snapshot_to_image(req: Request, instance: Instance, name: str,
     ctx = bus_context(req)
     base = instance["request"].get("image_properties", {})
     properties = {k: str(v) for k, v in base.items()}
-    properties.update({k: str(v) for k, v in metadata.items()})
     properties.update({"image_type": "snapshot" if task == states.IMAGE_SNAPSHOT
                        else "backup", "instance_uuid": instance["uuid"],
                        "base_image_ref": instance["image_ref"],
                        "user_id": context_of(req).user_id, **(extra or {})})
+    # what the user asks for wins, even over image_type and instance_uuid (as in Nova)
+    properties.update({k: str(v) for k, v in metadata.items()})
     image = await compute.image.create_snapshot(
         ctx, name, properties, min_disk=instance["flavor"]["root_gb"],
         min_ram=0)
@@ -276,6 +288,8 @@ ACTIONS: dict[str, Action] = {
     "changePassword": change_password,
     "createImage": create_image,
     "rebuild": rebuild,
+    **floating_ips.ACTIONS,
+    **server_extras.ACTIONS,
     **server_moves.ACTIONS,
 }
 

@@ -315,9 +315,8 @@ async def list_details(req: Request) -> Response:
     chosen, more = page(req, rows, "uuid")
     await refresh_addresses(req, [r for r in chosen if r["deleted_at"] is None])
     await host_status(req, chosen)
-    groups = await groups_of(req, [r["uuid"] for r in chosen]) if at_least(req, 71) else {}
-    result: dict[str, Any] = {"servers": [
-        server_view.detail(req, r, groups=groups.get(r["uuid"])) for r in chosen]}
+    # server_groups (2.71) is shown by show, update and rebuild, not in lists
+    result: dict[str, Any] = {"servers": [server_view.detail(req, r) for r in chosen]}
     if more and chosen:
         result["servers_links"] = next_link(req, "servers/detail", chosen[-1]["uuid"])
     return json_response(result)

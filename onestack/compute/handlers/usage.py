@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import calendar
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.responses import Response
@@ -19,7 +20,7 @@ from onestack.compute.handlers.common import (
     state,
 )
 from onestack.compute.handlers.params import MAX_LIMIT, strict_query
-from onestack.compute.objects import usage
+from onestack.compute.objects import services, usage
 from onestack.compute.objects.usage import ServerUsage
 from onestack.kernel.api.faults import BadRequest, NotFound
 from onestack.kernel.api.request import Request, json_response
@@ -141,7 +142,47 @@ async def show_usage(req: Request) -> Response:
     return json_response(result)
 
 
+# -- os-instance_usage_audit_log ---------------------------------------------------------
+def _audit_period(before: datetime) -> tuple[datetime, datetime]:
+    """Nova's default audit period: the last month completed before ``before``."""
+    end = before.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    begin = (end - timedelta(days=1)).replace(day=1)
+    return begin, end
+
+
+async def _audit_log(req: Request, before: datetime) -> dict[str, Any]:
+    """No host runs usage audits here, so every compute host is one that has not."""
+    begin, end = _audit_period(before)
+    async with state(req).db.reader() as conn:
+        hosts = sorted({s["host"] for s in await services.list_all(
+            conn, binary=services.COMPUTE)})
+    done = "ALL" if not hosts else f"0 of {len(hosts)}"
+    return {"period_beginning": str(begin), "period_ending": str(end),
+            "num_hosts": len(hosts), "num_hosts_done": 0, "num_hosts_running": 0,
+            "num_hosts_not_run": len(hosts), "hosts_not_run": hosts, "total_instances": 0,
+            "total_errors": 0, "overall_status": f"{done} hosts done. 0 errors.", "log": {}}
+
+
+async def list_audit_logs(req: Request) -> Response:
+    authorize(req, "os_compute_api:os-instance-usage-audit-log:list")
+    return json_response({"instance_usage_audit_logs": await _audit_log(
+        req, datetime.now(UTC).replace(tzinfo=None))})
+
+
+async def show_audit_log(req: Request) -> Response:
+    authorize(req, "os_compute_api:os-instance-usage-audit-log:show")
+    raw = req.params["before"]
+    try:
+        before = datetime.strptime(raw, "%Y-%m-%d %H:%M:%S.%f" if "." in raw
+                                   else "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        raise BadRequest(f"Invalid timestamp for date {raw}") from None
+    return json_response({"instance_usage_audit_log": await _audit_log(req, before)})
+
+
 ROUTES: RouteTable = {
     "/os-simple-tenant-usage": {"GET": list_usage},
     "/os-simple-tenant-usage/{tenant_id}": {"GET": show_usage},
+    "/os-instance_usage_audit_log": {"GET": list_audit_logs},
+    "/os-instance_usage_audit_log/{before}": {"GET": show_audit_log},
 }

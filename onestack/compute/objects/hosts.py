@@ -5,24 +5,13 @@ within ``service_down_time`` and is not forced down."""
 from __future__ import annotations
 
 import time
-import uuid as uuidlib
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onestack.compute import models as m
-
-# Stable ids for a host's service and node across restarts and processes.
-_NAMESPACE = uuidlib.UUID("6f1c2b0e-8d4e-4c53-9a51-0d8f5a3f1b27")
-
-
-def node_uuid(hypervisor_hostname: str) -> str:
-    return str(uuidlib.uuid5(_NAMESPACE, "node:" + hypervisor_hostname))
-
-
-def service_uuid(host: str, binary: str) -> str:
-    return str(uuidlib.uuid5(_NAMESPACE, f"service:{host}:{binary}"))
+from onestack.compute.naming import node_uuid, service_uuid
 
 
 def is_up(service: dict[str, Any], down_time: float, now: float | None = None) -> bool:

@@ -16,14 +16,16 @@ from onestack.kernel.api.routing import Router
 from onestack.kernel.auth import RequestContext
 
 
-async def call(router: Router, state: Any, context: RequestContext, method: str, path: str,
+async def call(router: Router, state: Any, context: RequestContext, verb: str, path: str,
                *, query: dict[str, Any] | list[tuple[str, str]] | None = None,
                body: Any = None, content_type: str = "application/json",
                fault_style: str = "keystone", max_body: int = 1 << 20) -> dict[str, Any]:
-    """``{"status": code, "body": decoded JSON or None}`` of ``method path`` as the
+    """``{"status": code, "body": decoded JSON or None}`` of ``verb path`` as the
     caller of ``context`` would get it over HTTP."""
     content = b"" if body is None else json.dumps(body).encode()
-    scope = {"type": "http", "method": method.upper(), "path": path,
+    if isinstance(query, list):  # pairs arrive from the bus as lists
+        query = [(str(key), str(value)) for key, value in query]
+    scope = {"type": "http", "method": verb.upper(), "path": path,
              "query_string": urlencode(query or {}, doseq=True).encode(),
              "headers": [(b"content-type", content_type.encode()),
                          (b"content-length", str(len(content)).encode())]}

@@ -172,7 +172,10 @@ class LocalBus:
         self._broker.route(target.routing_key).deliver(delivery)
         self._pending_calls.add(reply)
         try:
-            reply_body = await asyncio.wait_for(reply, timeout)
+            # not wait_for: on 3.11 it swallows a cancellation that lands as the reply
+            # arrives, and a cancelled caller (a service stopping) then never stops
+            async with asyncio.timeout(timeout):
+                reply_body = await reply
         except TimeoutError:
             raise BusTimeout(f"no reply to {method} at {target} within {timeout} s") from None
         finally:
