@@ -252,6 +252,23 @@ async def _group_of(compute: Compute, uuid: str) -> GroupSpec | None:
                      max_server_per_host=int((group.rules or {}).get("max_server_per_host", 1)))
 
 
+def _uuids(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else [str(v) for v in value or ()]
+
+
+async def _hinted_hosts(compute: Compute, hints: dict[str, Any]) -> tuple[set[str] | None,
+                                                                           set[str]]:
+    """The hosts of the servers named by the same_host and different_host hints."""
+    same, different = _uuids(hints.get("same_host")), _uuids(hints.get("different_host"))
+    async with compute.db.reader() as conn:
+        rows = (await conn.execute(sa.select(m.instance.c.uuid, m.instance.c.host).where(
+            m.instance.c.uuid.in_(same + different),
+            m.instance.c.deleted_at.is_(None)))).all()
+    where = {uuid: host for uuid, host in rows if host}
+    return ({where[u] for u in same if u in where} if same else None,
+            {where[u] for u in different if u in where})
+
+
 def spec_of(instance: dict[str, Any], group: GroupSpec | None) -> RequestSpec:
     request = instance["request"]
     return RequestSpec(
@@ -291,10 +308,13 @@ async def _schedule_one(compute: Compute, build: _Build, instance: dict[str, Any
                         snapshot: dict[str, HostState]) -> None:
     if instance is None or instance["task_state"] != states.SCHEDULING:
         return
+    hints = instance["request"].get("scheduler_hints", {})
     group = None
-    if instance["request"].get("scheduler_hints", {}).get("group"):
+    if hints.get("group"):
         group = await _group_of(compute, build.uuid)
     spec = spec_of(instance, group)
+    if hints.get("same_host") or hints.get("different_host"):
+        spec.same_host, spec.different_host = await _hinted_hosts(compute, hints)
     chosen = await choose_and_claim(compute, build.ctx, instance, snapshot, spec)
     async with compute.db.writer() as conn:
         current = await instances.find(conn, build.uuid)

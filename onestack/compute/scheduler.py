@@ -47,6 +47,9 @@ class RequestSpec:
     force_node: str | None = None
     group: GroupSpec | None = None
     ignore_hosts: set[str] = field(default_factory=set)
+    # scheduler hints same_host / different_host, as the hosts of the named servers
+    same_host: set[str] | None = None
+    different_host: set[str] = field(default_factory=set)
 
 
 def resources_of(flavor: dict[str, Any]) -> dict[str, int]:
@@ -148,6 +151,14 @@ def _group_ok(host: HostState, spec: RequestSpec, settings: ComputeConfig) -> bo
     return True
 
 
+def _same_host_ok(host: HostState, spec: RequestSpec, settings: ComputeConfig) -> bool:
+    return spec.same_host is None or host.host in spec.same_host
+
+
+def _different_host_ok(host: HostState, spec: RequestSpec, settings: ComputeConfig) -> bool:
+    return host.host not in spec.different_host
+
+
 def _forced_ok(host: HostState, spec: RequestSpec, settings: ComputeConfig) -> bool:
     if spec.force_host and host.host != spec.force_host:
         return False
@@ -155,7 +166,7 @@ def _forced_ok(host: HostState, spec: RequestSpec, settings: ComputeConfig) -> b
 
 
 FILTERS = (_forced_ok, _compute_ok, _zone_ok, _aggregate_specs_ok, _image_ok, _isolated_ok,
-           _group_ok)
+           _group_ok, _same_host_ok, _different_host_ok)
 
 
 def _applies(check: Any, spec: RequestSpec, settings: ComputeConfig) -> bool:
@@ -175,6 +186,10 @@ def _applies(check: Any, spec: RequestSpec, settings: ComputeConfig) -> bool:
         return bool(settings.isolated_images.strip() or settings.isolated_hosts.strip())
     if check is _group_ok:
         return spec.group is not None and bool(spec.group.member_hosts)
+    if check is _same_host_ok:
+        return spec.same_host is not None
+    if check is _different_host_ok:
+        return bool(spec.different_host)
     return True
 
 

@@ -1,6 +1,7 @@
 """First start, as ``keystone-manage bootstrap``: the Default domain, the admin,
-member and reader roles (admin implies member implies reader), the admin project
-and user, the region and the identity endpoints. Safe to run at every start."""
+manager, member and reader roles (admin implies manager implies member implies
+reader), the admin project and user, the region and the identity endpoints. Safe to
+run at every start."""
 
 from __future__ import annotations
 
@@ -31,13 +32,17 @@ async def bootstrap(identity: Identity) -> None:
             await projects.create(conn, dict(DEFAULT_DOMAIN), is_domain=True)
             domain_id = "default"
         role_ids = {}
-        for name in ("reader", "member", "admin", "service"):
+        for name in ("reader", "member", "manager", "admin", "service"):
             found = await roles.find(conn, name) or await roles.create(conn, {"name": name})
             role_ids[name] = found["id"]
         admin_role = await roles.get(conn, role_ids["admin"])
+        manager_role = await roles.get(conn, role_ids["manager"])
         member_role = await roles.get(conn, role_ids["member"])
         reader_role = await roles.get(conn, role_ids["reader"])
-        await roles.add_implied(conn, admin_role, member_role)
+        # Keystone's chain since 2024.2: admin > manager > member > reader (a state
+        # bootstrapped before keeps its admin > member rule too)
+        await roles.add_implied(conn, admin_role, manager_role)
+        await roles.add_implied(conn, manager_role, member_role)
         await roles.add_implied(conn, member_role, reader_role)
         project = await projects.find(conn, name=settings.admin_project, domain_id=domain_id,
                                       is_domain=False)

@@ -295,3 +295,4 @@ async def test_image_must_be_active(compute: Nova) -> None:
         "name": "x", "imageRef": other, "flavorRef": k.flavor,
         "networks": [{"uuid": k.network}]}})
     assert too_small.status_code == 400
+

@@ -114,3 +114,12 @@ def test_resources_and_traits_from_flavor_and_image() -> None:
     image = {"properties": {"trait:COMPUTE_STATUS_DISABLED": "forbidden"}}
     assert traits_of(flavor, image) == (["HW_CPU_X86_AVX2"], ["COMPUTE_STATUS_DISABLED"])
     assert resources_of(FLAVOR) == {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
+
+
+def test_same_host_and_different_host_hints() -> None:
+    hosts = [host("a"), host("b"), host("c")]
+    settings = ComputeConfig()
+    assert names(select_hosts(spec(same_host={"b"}), hosts, settings)) == ["b"]
+    assert select_hosts(spec(same_host=set()), hosts, settings) == []
+    assert sorted(names(select_hosts(spec(different_host={"a", "c"}), hosts, settings))) == \
+        ["b"]
