@@ -9,6 +9,7 @@ import copy
 import os
 import socket
 import threading
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,9 @@ def test_config(state_dir: Path, **identity: Any) -> Config:
     config = load(environ={}, state_dir=state_dir)
     config.api.ports = {name: free_port() for name in SERVICE_PORTS}
     config.api.access_log = False
+    # A bus of its own: the clouds of one test process (a live cloud in a thread, the
+    # test's own) must not serve each other's topics on the shared local:// broker.
+    config.bus.url = f"local://cloud-{uuid.uuid4().hex}"
     config.identity.admin_password = ADMIN_PASSWORD
     config.identity.password_hash_rounds = 4
     for key, value in identity.items():
