@@ -19,6 +19,8 @@ import httpx
 import pytest
 
 from onestack.cloud import Cloud, prepare_state_dir, write_client_files
+from onestack.kernel.auth import RequestContext
+from onestack.kernel.bus import Bus, connect
 from onestack.kernel.config import SERVICE_PORTS, Config, load
 
 ADMIN_PASSWORD = "test-admin-secret"
@@ -138,6 +140,34 @@ async def cloud(tmp_path: Path) -> AsyncIterator[Cloud]:
     await built.build()
     yield built
     await built.close()
+
+
+@pytest.fixture
+async def running(cloud: Cloud) -> AsyncIterator[Cloud]:
+    """The cloud with every service's loops running (bus endpoints, agents,
+    heartbeats), not listening on ports."""
+    tasks = cloud.start_background()
+    await asyncio.sleep(0)
+    try:
+        yield cloud
+    finally:
+        await cloud.stop_background(tasks)
+
+
+@contextlib.asynccontextmanager
+async def cloud_bus(cloud: Cloud) -> AsyncIterator[Bus]:
+    """A connection to the cloud's own bus (for a service's rpcapi client)."""
+    bus = connect(cloud.config.bus.url, exchange=cloud.config.bus.exchange)
+    try:
+        yield bus
+    finally:
+        await bus.close()
+
+
+def bus_context(project_id: str, *roles: str) -> dict[str, Any]:
+    """What a caller's context looks like on the bus (a member unless roles say)."""
+    return RequestContext(user_id="someone", roles=frozenset(roles or ("member",)),
+                          project_id=project_id).to_dict()
 
 
 @pytest.fixture

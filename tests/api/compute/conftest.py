@@ -40,17 +40,6 @@ class Nova(Api):
 
 
 @pytest.fixture
-async def running(cloud: Cloud) -> AsyncIterator[Cloud]:
-    """The cloud with every service's loops running (not listening on ports)."""
-    tasks = cloud.start_background()
-    await asyncio.sleep(0)
-    try:
-        yield cloud
-    finally:
-        await cloud.stop_background(tasks)
-
-
-@pytest.fixture
 async def compute(running: Cloud) -> AsyncIterator[Nova]:
     """The compute API as the bootstrap admin (paths are below /v2.1)."""
     async with admin_api(running, "compute", Nova) as api:

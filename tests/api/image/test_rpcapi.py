@@ -3,11 +3,9 @@ stored and deleted over the bus, with Glance's visibility, ownership and quotas.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,37 +19,17 @@ from onestack.image.rpcapi import (
     ImageNotFound,
     ImageQuotaExceeded,
 )
-from onestack.kernel.auth import RequestContext
-from onestack.kernel.bus import connect
 from tests.api.image.conftest import Projects, make_image, qemu_image
-from tests.conftest import Api
-
-
-@pytest.fixture
-async def running(cloud: Cloud) -> AsyncIterator[Cloud]:
-    """The cloud with every service's loops running (not listening on ports)."""
-    tasks = cloud.start_background()
-    await asyncio.sleep(0)
-    try:
-        yield cloud
-    finally:
-        await cloud.stop_background(tasks)
+from tests.conftest import Api, bus_context, cloud_bus
 
 
 @pytest.fixture
 async def rpc(running: Cloud) -> AsyncIterator[ImageAPI]:
-    bus = connect(running.config.bus.url, exchange=running.config.bus.exchange)
-    try:
+    async with cloud_bus(running) as bus:
         yield ImageAPI(bus, timeout=10)
-    finally:
-        await bus.close()
 
 
-def ctx_of(project_id: str, *roles: str) -> dict[str, Any]:
-    return RequestContext(user_id="someone", roles=frozenset(roles or ("member",)),
-                          project_id=project_id).to_dict()
-
-
+ctx_of = bus_context
 ADMIN = ctx_of("admin-project", "admin")
 
 

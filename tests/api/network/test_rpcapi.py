@@ -3,14 +3,11 @@ shown and deleted over the bus, and the refusals compute maps to its faults."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
 from onestack.cloud import Cloud
-from onestack.kernel.auth import RequestContext
 from onestack.kernel.bus import Target, connect
 from onestack.network.manager import NetworkEndpoints
 from onestack.network.rpcapi import (
@@ -26,7 +23,7 @@ from onestack.network.rpcapi import (
     SecurityGroupNotUnique,
 )
 from tests.api.network.conftest import Tenants, create, net_with_subnet
-from tests.conftest import Api
+from tests.conftest import Api, bus_context, cloud_bus
 
 
 async def test_compute_creates_binds_and_deletes_ports_over_the_bus(cloud: Cloud,
@@ -58,30 +55,12 @@ async def test_compute_creates_binds_and_deletes_ports_over_the_bus(cloud: Cloud
 
 # -- through the network service's own bus endpoints, with its loops running ----------
 @pytest.fixture
-async def running(cloud: Cloud) -> AsyncIterator[Cloud]:
-    """The cloud with every service's loops running (not listening on ports)."""
-    tasks = cloud.start_background()
-    await asyncio.sleep(0)
-    try:
-        yield cloud
-    finally:
-        await cloud.stop_background(tasks)
-
-
-@pytest.fixture
 async def rpc(running: Cloud) -> AsyncIterator[NetworkAPI]:
-    bus = connect(running.config.bus.url, exchange=running.config.bus.exchange)
-    try:
+    async with cloud_bus(running) as bus:
         yield NetworkAPI(bus, timeout=10)
-    finally:
-        await bus.close()
 
 
-def ctx_of(project_id: str, *roles: str) -> dict[str, Any]:
-    return RequestContext(user_id="someone", roles=frozenset(roles or ("member",)),
-                          project_id=project_id).to_dict()
-
-
+ctx_of = bus_context
 ADMIN = ctx_of("admin-project", "admin")
 
 
