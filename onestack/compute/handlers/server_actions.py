@@ -32,7 +32,6 @@ from onestack.kernel.api.validation import validate
 Instance = dict[str, Any]
 Action = Callable[[Request, Instance, Any], Awaitable[Response]]
 
-ANY_STATE = None
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f]")
 
 
