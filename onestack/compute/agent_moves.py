@@ -141,10 +141,7 @@ class AgentMoves(AgentShelve):
                                   instance=instance, migration=migration)
             await self._event(ctx, uuid, event, "Success")
         except Exception as exc:
-            await self._migration(ctx, migration, "error")
-            await self._failed(ctx, uuid, event, exc, {
-                "vm_state": states.ERROR, "task_state": None, "fault": fault(str(exc))},
-                [states.RESIZE_REVERTING])
+            await self._move_failed(ctx, uuid, event, exc, migration, states.RESIZE_REVERTING)
         finally:
             self.busy.discard(uuid)
 
@@ -181,12 +178,17 @@ class AgentMoves(AgentShelve):
                 "system_metadata": without(metadata, _MOVE_KEYS)}, [states.RESIZE_REVERTING])
             await self._event(ctx, uuid, event, "Success")
         except Exception as exc:
-            await self._migration(ctx, migration, "error")
-            await self._failed(ctx, uuid, event, exc, {
-                "vm_state": states.ERROR, "task_state": None, "fault": fault(str(exc))},
-                [states.RESIZE_REVERTING])
+            await self._move_failed(ctx, uuid, event, exc, migration, states.RESIZE_REVERTING)
         finally:
             self.busy.discard(uuid)
+
+    async def _move_failed(self, ctx: Ctx, uuid: str, event: str, exc: Exception,
+                           migration: Migration, task: str) -> None:
+        """A step of a move failed past the point of rolling back: the migration is in
+        error and the server in ERROR with the reason as its fault."""
+        await self._migration(ctx, migration, "error")
+        await self._failed(ctx, uuid, event, exc, {
+            "vm_state": states.ERROR, "task_state": None, "fault": fault(str(exc))}, [task])
 
     async def drop_guest(self, ctx: Ctx, uuid: str) -> None:
         """A guest of a move that will not happen here after all (the server was
