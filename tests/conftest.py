@@ -142,6 +142,30 @@ async def cloud(tmp_path: Path) -> AsyncIterator[Cloud]:
     await built.close()
 
 
+@dataclass
+class Tenants:
+    """Two projects with a member each, as clients of one service's API."""
+
+    alice: Any  # member of project one (the API client's class)
+    bob: Any  # member of project two
+    one: dict[str, Any]
+    two: dict[str, Any]
+
+
+async def two_tenants(api: Api, prefix: str) -> Tenants:
+    """Projects ``PREFIX-one`` and ``PREFIX-two`` with members alice and bob, and
+    ``api`` (a service's client) as each of them."""
+    from tests.api.identity.helpers import make_project, member_token
+
+    identity = Api(api.cloud, "identity", clients=api.clients)
+    identity.token = await identity.token_for("admin", ADMIN_PASSWORD, "admin")
+    one = await make_project(identity, f"{prefix}-one")
+    two = await make_project(identity, f"{prefix}-two")
+    alice = api.as_token(await member_token(identity, "alice", one))
+    bob = api.as_token(await member_token(identity, "bob", two))
+    return Tenants(alice, bob, one, two)
+
+
 @pytest.fixture
 async def running(cloud: Cloud) -> AsyncIterator[Cloud]:
     """The cloud with every service's loops running (bus endpoints, agents,

@@ -8,14 +8,12 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from onestack.cloud import Cloud
-from tests.api.identity.helpers import make_project, member_token
-from tests.conftest import ADMIN_PASSWORD, Api, admin_api
+from tests.conftest import Api, Tenants, admin_api, two_tenants
 
 
 class Nova(Api):
@@ -46,23 +44,10 @@ async def compute(running: Cloud) -> AsyncIterator[Nova]:
         yield api  # type: ignore[misc]
 
 
-@dataclass
-class Tenants:
-    alice: Nova  # member of project one
-    bob: Nova  # member of project two
-    one: dict[str, Any]
-    two: dict[str, Any]
-
-
 @pytest.fixture
 async def tenants(running: Cloud, compute: Nova) -> Tenants:
-    identity = Api(running, "identity", clients=compute.clients)
-    identity.token = await identity.token_for("admin", ADMIN_PASSWORD, "admin")
-    one = await make_project(identity, "compute-one")
-    two = await make_project(identity, "compute-two")
-    alice = compute.as_token(await member_token(identity, "alice", one))
-    bob = compute.as_token(await member_token(identity, "bob", two))
-    return Tenants(alice, bob, one, two)  # type: ignore[arg-type]
+    """Members alice and bob of two projects, as compute clients."""
+    return await two_tenants(compute, "compute")
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:

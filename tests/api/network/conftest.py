@@ -4,14 +4,12 @@ members of two other projects built through identity."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from onestack.cloud import Cloud
-from tests.api.identity.helpers import make_project, member_token
-from tests.conftest import ADMIN_PASSWORD, Api, admin_api
+from tests.conftest import Api, Tenants, admin_api, two_tenants
 
 
 @pytest.fixture
@@ -21,23 +19,10 @@ async def network(cloud: Cloud) -> AsyncIterator[Api]:
         yield api
 
 
-@dataclass
-class Tenants:
-    alice: Api  # member of project one
-    bob: Api  # member of project two
-    one: dict[str, Any]
-    two: dict[str, Any]
-
-
 @pytest.fixture
 async def tenants(cloud: Cloud, network: Api) -> Tenants:
-    identity = Api(cloud, "identity", clients=network.clients)
-    identity.token = await identity.token_for("admin", ADMIN_PASSWORD, "admin")
-    one = await make_project(identity, "net-one")
-    two = await make_project(identity, "net-two")
-    alice = network.as_token(await member_token(identity, "alice", one))
-    bob = network.as_token(await member_token(identity, "bob", two))
-    return Tenants(alice, bob, one, two)
+    """Members alice and bob of two projects, as network clients."""
+    return await two_tenants(network, "net")
 
 
 async def create(api: Api, collection: str, key: str, status: int = 201, **body: Any
