@@ -16,10 +16,10 @@ from typing import Any
 import yaml
 
 from onestack.identity.bootstrap import register_service
-from onestack.kernel.api.app import ServiceApp
+from onestack.kernel.api.app import ASGIApp, ServiceApp
 from onestack.kernel.api.server import HttpServer
 from onestack.kernel.config import Config
-from onestack.kernel.service import Runtime, ServiceModule
+from onestack.kernel.service import Runtime, ServiceModule, extra_apps
 
 log = logging.getLogger("onestack")
 MARKER = ".onestack-state"
@@ -101,6 +101,8 @@ class Cloud:
     services: dict[str, Any] = field(default_factory=dict)
     modules: dict[str, ServiceModule] = field(default_factory=dict)
     apps: dict[str, ServiceApp] = field(default_factory=dict)
+    # what services serve beside their APIs (metadata, console proxies), by port name
+    extra_apps: dict[str, ASGIApp] = field(default_factory=dict)
     server: HttpServer | None = None
     password: str = ""
 
@@ -119,6 +121,7 @@ class Cloud:
             self.apps[module.NAME] = ServiceApp(
                 module.spec(state), runtime.validator, state,
                 max_body=config.api.max_request_body_size, log_requests=config.api.access_log)
+            self.extra_apps.update(extra_apps(module, state))
         identity = self.services["identity"]
         for name, module in self.modules.items():
             for service_type, suffix in module.CATALOG:
@@ -141,7 +144,8 @@ class Cloud:
             await asyncio.gather(task, return_exceptions=True)
 
     async def serve(self, ready: asyncio.Event | None = None) -> None:
-        ports = {self.config.api.ports[name]: app for name, app in self.apps.items()}
+        apps: dict[str, ASGIApp] = {**self.apps, **self.extra_apps}
+        ports = {self.config.api.ports[name]: app for name, app in apps.items()}
         self.server = HttpServer(self.config.api.host, ports)
         task = asyncio.create_task(self.server.serve())
         periodic = self.start_background()

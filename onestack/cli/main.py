@@ -71,8 +71,8 @@ async def _up(args: argparse.Namespace) -> int:
         return 1
     elapsed = time.monotonic() - PROCESS_STARTED
     lines = [f"onestack {__version__} is up in {elapsed:.2f}s (state: {config.state_dir})"]
-    for name in cloud.apps:
-        lines.append(f"  {name:<10} {config.public_url(name)}")
+    for name in [*cloud.apps, *cloud.extra_apps]:
+        lines.append(f"  {name:<19} {config.public_url(name)}")
     lines += [f"  admin-openrc: {openrc}", f"  clouds.yaml:  {clouds}",
               f"Try: source {openrc} && openstack token issue"]
     print("\n".join(lines), flush=True)

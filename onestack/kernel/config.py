@@ -24,6 +24,11 @@ SERVICE_PORTS = {
     "volume": 8776,
     "object": 8080,
     "dashboard": 8000,
+    # Served by the compute service beside its API: Nova's metadata API and its
+    # console proxies (noVNC websocket, serial websocket).
+    "compute-metadata": 8775,
+    "compute-novncproxy": 6080,
+    "compute-serialproxy": 6083,
 }
 
 
@@ -173,6 +178,30 @@ class ComputeConfig:
     quota_injected_files: int = 5
     quota_injected_file_content_bytes: int = 10240
     quota_injected_file_path_length: int = 255
+    # -- the qemu driver ------------------------------------------------------------
+    # Where guests live (one directory per instance); empty: <state_dir>/instances.
+    instances_path: str = ""
+    # "kvm", "qemu" (TCG) or "auto": try KVM with a brief guest, fall back to TCG.
+    virt_type: str = "auto"
+    qemu_binary: str = "qemu-system-x86_64"
+    # What a qemu host offers placement; 0: what the machine has.
+    host_vcpus: int = 0
+    host_memory_mb: int = 0
+    host_disk_gb: int = 0
+    # Seconds a guest gets to power off on ACPI before it is stopped hard.
+    clean_shutdown_timeout: float = 30.0
+    # -- metadata and config drive ----------------------------------------------------
+    # Every guest gets a config drive, asked for or not.
+    force_config_drive: bool = False
+    # Signs the instance id metadata proxies send (X-Instance-ID-Signature); empty:
+    # generated once and kept in <state_dir>/metadata_secret.
+    metadata_proxy_shared_secret: str = ""
+    # -- remote consoles ----------------------------------------------------------------
+    # Seconds a console URL's one-time token stays valid.
+    console_token_ttl: int = 600
+    # Base URLs handed to users; empty: the proxies on this cloud's public host.
+    novncproxy_base_url: str = ""
+    serialproxy_base_url: str = ""
 
 
 @dataclass

@@ -38,3 +38,10 @@ class ServiceModule(Protocol):
 
     async def close(self, state: Any) -> None:
         """Release what build() opened."""
+
+
+def extra_apps(module: ServiceModule, state: Any) -> dict[str, Any]:
+    """More ASGI apps a service serves beside its API, by port name (a key of
+    config.api.ports); a module offers them with ``extra_apps(state)``."""
+    offer = getattr(module, "extra_apps", None)
+    return offer(state) if offer is not None else {}

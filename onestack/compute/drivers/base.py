@@ -36,6 +36,21 @@ class HostResources:
     traits: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ConsoleEndpoint:
+    """Where a console proxy reaches a guest's console: a TCP address, or a Unix
+    socket on the agent's host."""
+
+    kind: str  # "novnc" (RFB) or "serial" (a byte stream)
+    host: str | None = None
+    port: int | None = None
+    path: str | None = None
+
+
+class ConsoleUnavailable(GuestError):
+    """The driver offers no console of this kind (the API answers 400)."""
+
+
 @dataclass
 class GuestSpec:
     """Everything a driver needs to start a guest."""
@@ -83,6 +98,10 @@ class VirtDriver(Protocol):
         """Write the guest's disk, as an image, to ``path``."""
 
     async def console_output(self, uuid: str) -> str: ...
+
+    async def console_endpoint(self, uuid: str, kind: str) -> ConsoleEndpoint:
+        """Where the guest's ``kind`` console ("novnc" or "serial") listens; raises
+        ConsoleUnavailable when this driver has none of that kind."""
 
     async def attach_interface(self, uuid: str, vif: dict[str, Any]) -> None: ...
 
