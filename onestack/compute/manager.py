@@ -24,7 +24,7 @@ from onestack.network.rpcapi import NetworkAPI
 from onestack.placement.rpcapi import PlacementAPI
 
 log = logging.getLogger(__name__)
-DRIVERS = {"fake": "onestack.compute.drivers.fake"}
+DRIVERS = {"fake": "onestack.compute.drivers.fake", "qemu": "onestack.compute.drivers.qemu"}
 SYSTEM_CONTEXT: dict[str, Any] = {"user_id": "nova", "roles": ["admin", "service"],
                                   "project_id": None, "request_id": ""}
 
@@ -34,13 +34,15 @@ def host_names(settings: ComputeConfig) -> list[str]:
     return [first] + [f"{first}-{i}" for i in range(2, settings.fake_hosts + 1)]
 
 
-def build_driver(host: str, settings: ComputeConfig) -> VirtDriver:
-    module = DRIVERS.get(settings.virt_driver, settings.virt_driver)
+def build_driver(host: str, config: Config) -> VirtDriver:
+    """The driver module's ``build(host, config)``; the module is one of DRIVERS or
+    a dotted path."""
+    name = config.compute.virt_driver
+    module = DRIVERS.get(name, name)
     try:
-        return importlib.import_module(module).build(host, settings)  # type: ignore[no-any-return]
+        return importlib.import_module(module).build(host, config)  # type: ignore[no-any-return]
     except ImportError as exc:
-        raise ValueError(f"[compute] virt_driver {settings.virt_driver!r} is not "
-                         f"available: {exc}") from None
+        raise ValueError(f"[compute] virt_driver {name!r} is not available: {exc}") from None
 
 
 class ComputeAgent(AgentMoves):
@@ -91,7 +93,8 @@ class AgentHost:
     """This process's compute agents: registration, bus servers, one batched heartbeat
     and one reconcile pass for all of them."""
 
-    def __init__(self, settings: ComputeConfig, bus: Bus, work_dir: str) -> None:
+    def __init__(self, config: Config, bus: Bus, work_dir: str) -> None:
+        settings = config.compute
         self.settings = settings
         self.bus = bus
         self.conductor = ConductorAPI(bus)
@@ -99,7 +102,7 @@ class AgentHost:
         network, image, placement = NetworkAPI(bus), ImageAPI(bus), PlacementAPI(bus)
         names: dict[str, tuple[str, float]] = {}
         for host in host_names(settings):
-            self.agents[host] = ComputeAgent(host, build_driver(host, settings), settings,
+            self.agents[host] = ComputeAgent(host, build_driver(host, config), settings,
                                              self.conductor, network, image, placement,
                                              work_dir, names)
         self.servers: list[Server] = []
@@ -109,7 +112,7 @@ class AgentHost:
     def from_config(cls, config: Config, bus: Bus) -> AgentHost:
         work_dir = config.state_dir / "compute"
         work_dir.mkdir(parents=True, exist_ok=True)
-        return cls(config.compute, bus, str(work_dir))
+        return cls(config, bus, str(work_dir))
 
     async def start(self) -> None:
         agents = list(self.agents.values())

@@ -18,7 +18,7 @@ from onestack.compute.drivers.base import (
     GuestSpec,
     HostResources,
 )
-from onestack.kernel.config import ComputeConfig
+from onestack.kernel.config import ComputeConfig, Config
 
 
 @dataclass
@@ -135,5 +135,5 @@ class FakeDriver:
         self.guests.clear()
 
 
-def build(host: str, settings: ComputeConfig) -> FakeDriver:
-    return FakeDriver(host, settings)
+def build(host: str, config: Config) -> FakeDriver:
+    return FakeDriver(host, config.compute)
