@@ -42,6 +42,8 @@ lockout_failure_attempts = ${TEMPEST_LOCKOUT_FAILURE_ATTEMPTS:-2}
 lockout_duration = ${TEMPEST_LOCKOUT_DURATION:-10}
 unique_last_password_count = ${TEMPEST_UNIQUE_LAST_PASSWORD_COUNT:-2}
 minimum_password_age = ${TEMPEST_MINIMUM_PASSWORD_AGE:-0}
+[compute]
+virt_driver = "fake"
 TOML
 # What a service's recorded run needs of the cloud beyond the defaults.
 extra=()
@@ -49,7 +51,7 @@ case $service in
   # two fake hosts: the multi-host tests (migrations, affinity) run; the fake
   # driver builds at once, so a server that is not ready in a minute never will be
   compute)
-    printf '[compute]\nfake_hosts = 2\n' >> "$work/onestack.toml"
+    printf 'fake_hosts = 2\n' >> "$work/onestack.toml"
     extra=(--set compute.build_timeout=60 --set image.build_timeout=60) ;;
 esac
 onestack up --state-dir "$work/state" --config "$work/onestack.toml" \

@@ -466,9 +466,11 @@ settings = {
         "metadata_service": "false",
         "personality": "false",
         "config_drive": "false",
-        "vnc_console": "false",
+        # noVNC and serial consoles through the cloud's proxies (the noVNC page
+        # needs the novnc package on the cloud's host)
+        "vnc_console": "true",
         "spice_console": "false",
-        "serial_console": "false",
+        "serial_console": "true",
         "hostname_fqdn_sanitization": "true",
         # no volume service yet
         "attach_encrypted_volume": "false",

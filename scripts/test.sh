@@ -9,7 +9,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(rabbitmq-server qemu-utils curl postgresql mariadb-server)
+# qemu-system-x86 .. cpio: real guests and the test guest image; genisoimage: config
+# drives; socat: the metadata relay of guests on QEMU's own network; novnc: the pages
+# of the noVNC console proxy; cloud-init: proves guests can read our instance data;
+# dnsmasq-base .. busybox: the Linux network dataplane and its stand-in guests.
+APT_PACKAGES=(rabbitmq-server qemu-utils curl postgresql mariadb-server
+              qemu-system-x86 genisoimage syslinux syslinux-common mtools dosfstools cpio
+              socat novnc cloud-init
+              dnsmasq-base nftables iproute2 busybox-static)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -23,6 +30,9 @@ fi
 
 echo "== pip install -e .[test]"
 python3 -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v "as the 'root' user" || true
+
+echo "== the test guest image"
+scripts/build-test-image.sh >/dev/null
 
 echo "== ruff"
 ruff check onestack tests scripts bench

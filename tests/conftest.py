@@ -41,6 +41,8 @@ def test_config(state_dir: Path, **identity: Any) -> Config:
     config.bus.url = f"local://cloud-{uuid.uuid4().hex}"
     config.identity.admin_password = ADMIN_PASSWORD
     config.identity.password_hash_rounds = 4
+    # instant guests; the stories of real QEMU guests choose "qemu" themselves
+    config.compute.virt_driver = "fake"
     for key, value in identity.items():
         setattr(config.identity, key, value)
     return config

@@ -92,7 +92,8 @@ class AgentMoves(AgentShelve):
                 await self._resize_abandoned(ctx, uuid, migration)
                 return
             state = await self._spawn(ctx, current, vifs,
-                                      power.SHUTDOWN if stopped else power.RUNNING)
+                                      power.SHUTDOWN if stopped else power.RUNNING,
+                                      keep_disk=migration["source_compute"] == self.host)
             await self._migration(ctx, migration, "finished")
             await self._update(ctx, uuid, {"vm_state": states.RESIZED, "task_state": None,
                                            "power_state": state}, [states.RESIZE_FINISH])
@@ -165,7 +166,8 @@ class AgentMoves(AgentShelve):
             wanted = power.SHUTDOWN if old_state == states.STOPPED else power.RUNNING
             guests = await self.driver.power_states()
             if migration["dest_compute"] == self.host or uuid not in guests:
-                state = await self._spawn(ctx, current, vifs, wanted)
+                state = await self._spawn(ctx, current, vifs, wanted,
+                                          keep_disk=migration["dest_compute"] == self.host)
             else:
                 if wanted == power.RUNNING and guests[uuid] != power.RUNNING:
                     await self.driver.power_on(uuid)

@@ -13,7 +13,10 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from onestack.compute.drivers import base as power
-from onestack.compute.drivers.base import GuestError, GuestSpec
+from onestack.compute.drivers.base import ConsoleUnavailable, GuestError, GuestSpec
+from onestack.compute.metadata.configdrive import config_drive_files, wants_config_drive
+from onestack.compute.metadata.content import Guest
+from onestack.compute.metadata.ports import with_subnets
 from onestack.compute.objects import states
 
 if TYPE_CHECKING:
@@ -175,12 +178,27 @@ class AgentOps:
 
     async def _guest_spec(self, ctx: Ctx, instance: dict[str, Any],
                           vifs: list[dict[str, Any]]) -> GuestSpec:
-        image = path = None
-        if instance["image_ref"] and self.driver.needs_image_file:
-            image = await self.image.get_image(ctx, instance["image_ref"])
-            path = await self.image.image_path(ctx, instance["image_ref"])
-        return GuestSpec(instance=instance, image=image, image_path=path, network_info=vifs,
+        spec = GuestSpec(instance=instance, image=None, image_path=None, network_info=vifs,
                          admin_password=instance["request"].get("admin_password"))
+        if instance["image_ref"] and self.driver.needs_image_file:
+            spec.image = await self.image.get_image(ctx, instance["image_ref"])
+            spec.image_path = await self.image.image_path(ctx, instance["image_ref"])
+            properties = (spec.image or {}).get("properties") or {}
+            # AKI/ARI images: the guest boots their kernel and ramdisk directly
+            if properties.get("kernel_id"):
+                spec.kernel_path = await self.image.image_path(ctx, properties["kernel_id"])
+            if properties.get("ramdisk_id"):
+                spec.ramdisk_path = await self.image.image_path(ctx,
+                                                                properties["ramdisk_id"])
+        if wants_config_drive(instance, self.settings):
+            ports = await with_subnets(self.network, vifs)
+            # a port the dataplane did not wire to a bridge reaches the guest through
+            # the hypervisor's own network, whose DHCP server gives the addresses
+            wired = all(v.get("binding:vif_type") == "tap" for v in vifs)
+            spec.config_drive = config_drive_files(Guest(
+                instance, ports, default_zone=self.settings.default_availability_zone,
+                admin_password=spec.admin_password, dhcp_only=not wired))
+        return spec
 
     # -- delete --------------------------------------------------------------------
     async def terminate_instance(self, ctx: Ctx, instance: dict[str, Any]) -> None:
@@ -293,6 +311,18 @@ class AgentOps:
         lines = text.splitlines(keepends=True)
         return "".join(lines[-length:]) if length else ""
 
+    async def get_console_endpoint(self, ctx: Ctx, uuid: str, kind: str) -> dict[str, Any]:
+        """Where the guest's ``kind`` console listens (a plain dict for the bus); a
+        driver without that console, or without the guest, answers an error."""
+        try:
+            found = await self.driver.console_endpoint(uuid, kind)
+        except ConsoleUnavailable as exc:
+            return {"error": "unavailable", "message": str(exc)}
+        except GuestError as exc:
+            return {"error": "not_ready", "message": str(exc)}
+        return {"kind": found.kind, "host": found.host, "port": found.port,
+                "path": found.path}
+
     # -- interfaces ----------------------------------------------------------------
     async def attach_interface(self, ctx: Ctx, instance: dict[str, Any],
                                network_id: str | None, port_id: str | None,
@@ -332,7 +362,11 @@ class AgentOps:
             task, vm_state = instance["task_state"], instance["vm_state"]
             if task == states.DELETING:
                 await self.terminate_instance(ctx, instance)
-            elif vm_state == states.BUILDING and uuid not in actual:
+            elif vm_state == states.BUILDING:
+                # a build the agent's restart interrupted: whatever it had made goes,
+                # and the build starts over
+                if uuid in actual:
+                    await self.driver.destroy(uuid)
                 await self._restart_build(ctx, instance)
             elif task is None and uuid in actual and actual[uuid] != instance["power_state"]:
                 changes: dict[str, Any] = {"power_state": actual[uuid]}

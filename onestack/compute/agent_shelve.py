@@ -67,11 +67,15 @@ class AgentShelve(AgentOps):
 
     async def _spawn(self, ctx: Ctx, instance: Instance, vifs: list[dict[str, Any]],
                      power_state: int = power.RUNNING,
-                     admin_password: str | None = None) -> int:
-        """A fresh guest of the server here, left in ``power_state``."""
+                     admin_password: str | None = None, keep_disk: bool = False) -> int:
+        """A fresh guest of the server here, left in ``power_state`` (``keep_disk``: the
+        guest this host already has, on its own disk, with the instance's flavor)."""
         uuid = instance["uuid"]
-        await self.driver.destroy(uuid)
+        keep_disk = keep_disk and uuid in await self.driver.power_states()
+        if not keep_disk:
+            await self.driver.destroy(uuid)
         spec = await self._guest_spec(ctx, instance, vifs)
+        spec.keep_disk = keep_disk
         if admin_password:
             spec.admin_password = admin_password
         await self.driver.spawn(spec)

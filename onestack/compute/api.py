@@ -9,6 +9,7 @@ from typing import Any
 from onestack.compute.handlers import (
     aggregates,
     availability_zones,
+    consoles,
     extensions,
     flavors,
     floating_ips,
@@ -36,7 +37,7 @@ from onestack.kernel.api.routing import Handler, RouteTable
 MODULES = (flavors, keypairs, limits, quotas, usage, server_groups, aggregates,
            availability_zones, services, hypervisors, migrations, servers, server_actions,
            server_parts, server_activity, server_migrations, server_extras, os_hosts,
-           extensions, images, security_groups, floating_ips)
+           extensions, images, security_groups, floating_ips, consoles)
 
 
 # Writes here change what the scheduler's host snapshot holds (zones, aggregates,

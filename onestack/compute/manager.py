@@ -10,6 +10,7 @@ import asyncio
 import importlib
 import json
 import logging
+import shutil
 import socket
 from typing import Any
 
@@ -38,6 +39,11 @@ def build_driver(host: str, config: Config) -> VirtDriver:
     """The driver module's ``build(host, config)``; the module is one of DRIVERS or
     a dotted path."""
     name = config.compute.virt_driver
+    if name == "auto":
+        name = "qemu" if shutil.which(config.compute.qemu_binary) else "fake"
+        if name == "fake":
+            log.warning("%s is not installed: host %s runs the fake hypervisor",
+                        config.compute.qemu_binary, host)
     module = DRIVERS.get(name, name)
     try:
         return importlib.import_module(module).build(host, config)  # type: ignore[no-any-return]

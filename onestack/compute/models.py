@@ -250,3 +250,21 @@ quota_class = sa.Table(
     sa.Column("resource", sa.String(255), primary_key=True),
     sa.Column("hard_limit", sa.Integer, nullable=False),
 )
+
+# -- remote consoles ---------------------------------------------------------------
+# One-time tokens of console URLs, kept as their sha256 (a stolen database yields no
+# usable token); where the console listens: a TCP host and port, or a Unix socket on
+# the compute host.
+console_auth_token = sa.Table(
+    "console_auth_token", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("instance_uuid", sa.String(36), nullable=False, index=True),
+    sa.Column("console_type", sa.String(32), nullable=False),
+    sa.Column("compute_host", sa.String(255), nullable=True),
+    sa.Column("host", sa.String(255), nullable=True),
+    sa.Column("port", sa.Integer, nullable=True),
+    sa.Column("path", sa.String(255), nullable=True),
+    sa.Column("internal_access_path", sa.String(255), nullable=True),
+    sa.Column("expires", sa.Float, nullable=False, index=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)

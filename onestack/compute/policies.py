@@ -120,6 +120,7 @@ DEFAULTS: dict[str, str] = {
     "os_compute_api:ips:show": READER,
     "os_compute_api:os-console-output": MEMBER,
     "os_compute_api:os-remote-consoles": MEMBER,
+    "os_compute_api:os-console-auth-tokens": ADMIN,
     "os_compute_api:os-lock-server:lock": MEMBER,
     "os_compute_api:os-lock-server:unlock": MEMBER,
     "os_compute_api:os-lock-server:unlock:unlock_override": ADMIN,

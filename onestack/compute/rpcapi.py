@@ -92,3 +92,12 @@ class AgentAPI:
     async def call(self, host: str, method: str, ctx: dict[str, Any], **kwargs: Any) -> Any:
         return await self.bus.call(Target(AGENT_TOPIC, server=host), method, ctx,
                                    timeout=self.timeout, **kwargs)
+
+    async def get_console_endpoint(self, ctx: dict[str, Any], instance: dict[str, Any],
+                                   kind: str) -> dict[str, Any]:
+        """Where the ``kind`` console ("novnc" or "serial") of the instance listens, as
+        its host's driver says: {kind, host, port, path}, or {error, message} with
+        error "unavailable" (no such console there) or "not_ready" (no such guest)."""
+        found: dict[str, Any] = await self.call(instance["host"], "get_console_endpoint", ctx,
+                                                uuid=instance["uuid"], kind=kind)
+        return found

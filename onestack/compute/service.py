@@ -114,6 +114,17 @@ async def periodic(state: Compute) -> None:
             await asyncio.gather(conductor, return_exceptions=True)
 
 
+def extra_apps(state: Compute) -> dict[str, Any]:
+    """What compute serves beside its API, by port name (config.api.ports)."""
+    from onestack.compute import consoleproxy
+    from onestack.compute.metadata import app as metadata
+
+    return {
+        "compute-metadata": metadata.build(state),
+        **consoleproxy.build(state),
+    }
+
+
 async def close(state: Compute) -> None:
     if state.hosts is not None:
         await state.hosts.close()

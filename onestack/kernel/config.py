@@ -114,6 +114,39 @@ class NetworkConfig:
     quota_floatingip: int = 50
     quota_security_group: int = 10
     quota_security_group_rule: int = 100
+    # -- the linux backend (network namespaces, bridges, VXLAN, dnsmasq, nftables) --------
+    # What its namespaces, devices, nftables tables and state are named after (1 to 6
+    # characters of a-z, 0-9, "-", "_": device names must fit 15 characters).
+    linux_prefix: str = "os-"
+    # The namespace standing for this host: the networks' bridges, the VXLAN devices
+    # and the guests' taps live there. "" is the root namespace; a name starting with
+    # linux_prefix is made by the backend (and removed by its cleanup).
+    host_namespace: str = "os-host"
+    # This host's name as ports are bound to it (binding:host_id); empty: the machine's
+    # host name. The backend wires the guest ports bound to this host.
+    host: str = ""
+    # This host's VXLAN tunnel endpoint (an address in host_namespace); empty: VXLAN
+    # networks stay on this host.
+    local_ip: str = ""
+    # Other hosts' tunnel endpoints, "ip,ip" (beside those their Linux bridge agents
+    # report in their heartbeats).
+    vxlan_peers: str = ""
+    # The agents this host runs beside the Linux bridge agent.
+    dhcp_agent: bool = True
+    l3_agent: bool = True
+    metadata_proxy: bool = True
+    dnsmasq_binary: str = "dnsmasq"
+    # Where the metadata proxy forwards to ("host:port"); empty: 127.0.0.1 at the
+    # compute-metadata port.
+    metadata_upstream: str = ""
+    # Seconds between full reconcile passes (the API's changes apply at once; another
+    # host's backend on the same database sees them at its next pass), and between
+    # checks for guest taps plugged or unplugged (a port's status follows its tap).
+    resync_interval: float = 30.0
+    status_interval: float = 1.0
+    # Stop dnsmasq when the service stops; guest wiring always stays (guests keep
+    # their network across a restart, and the next start adopts it).
+    stop_dhcp_on_close: bool = False
 
 
 @dataclass
@@ -131,9 +164,10 @@ class ImageConfig:
 
 @dataclass
 class ComputeConfig:
-    # The hypervisor driver of this process's compute hosts: "fake" is instant and
-    # deterministic; "qemu" starts real guests.
-    virt_driver: str = "fake"
+    # The hypervisor driver of this process's compute hosts: "qemu" starts real guests;
+    # "fake" is instant and deterministic (tests, thousands of simulated hosts);
+    # "auto": qemu when qemu_binary is installed, else fake.
+    virt_driver: str = "auto"
     # How many compute hosts this process runs (the fake driver can run thousands).
     fake_hosts: int = 1
     # The first host's name; more hosts are named "<host>-2", "<host>-3", ...

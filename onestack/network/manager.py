@@ -36,6 +36,9 @@ TOPIC = "network"
 PORT_KEYS = ("id", "project_id", "network_id", "mac_address", "fixed_ips", "device_id",
              "device_owner", "status", "security_groups", "binding:host_id",
              "binding:vif_type", "binding:vif_details")
+SUBNET_KEYS = ("id", "name", "project_id", "network_id", "ip_version", "cidr", "gateway_ip",
+               "dns_nameservers", "host_routes", "enable_dhcp", "ipv6_address_mode",
+               "ipv6_ra_mode")
 NETWORK_KEYS = ("id", "name", "project_id", "mtu", "shared", "router:external",
                 "provider:network_type", "provider:segmentation_id")
 
@@ -232,6 +235,24 @@ class NetworkEndpoints:
             rows = await _visible_ports(conn, self._caller(ctx),
                                         await common.find(conn, "port", **where))
             return await _port_views(conn, rows)
+
+    async def get_subnets(self, ctx: dict[str, Any], subnet_ids: list[str]
+                          ) -> list[dict[str, Any]]:
+        if not subnet_ids:
+            return []
+        caller = self._caller(ctx)
+        async with self.net.db.reader() as conn:
+            rows = await common.find(conn, "subnet", id=sorted(set(subnet_ids)))
+            network_ids = sorted({r["network_id"] for r in rows})
+            owners = {n["id"]: n for n in await common.find(conn, "network", id=network_ids)}
+            rows = [r for r in rows if caller.owns(r) or (
+                r["network_id"] in owners and caller.sees_network(owners[r["network_id"]]))]
+            dhcp_ports = await common.find(conn, "port", network_id=network_ids,
+                                           device_owner="network:dhcp") if rows else []
+        dhcp = {ip["subnet_id"]: ip["ip_address"] for p in dhcp_ports
+                for ip in p.get("fixed_ips") or []}
+        return [{**{k: r.get(k) for k in SUBNET_KEYS}, "dhcp_server": dhcp.get(r["id"])}
+                for r in rows]
 
     async def api(self, ctx: dict[str, Any], verb: str, path: str,
                   query: list[tuple[str, str]] | None = None, body: Any = None

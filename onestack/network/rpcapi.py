@@ -131,6 +131,16 @@ class NetworkAPI:
         return await self._call("list_ports", ctx, device_id=device_id,  # type: ignore[no-any-return]
                                 port_ids=port_ids)
 
+    async def get_subnets(self, ctx: dict[str, Any], subnet_ids: list[str]
+                          ) -> list[dict[str, Any]]:
+        """The subnets with these ids that the caller may see (in no set order), each
+        {id, name, project_id, network_id, ip_version, cidr, gateway_ip,
+        dns_nameservers, host_routes: [{destination, nexthop}], enable_dhcp,
+        ipv6_address_mode, ipv6_ra_mode, dhcp_server}; ``dhcp_server`` is the address
+        of the subnet's DHCP port (device_owner ``network:dhcp``), else None: what a
+        guest's network_data.json needs (Nova's dhcp_server subnet meta)."""
+        return await self._call("get_subnets", ctx, subnet_ids=subnet_ids)  # type: ignore[no-any-return]
+
     async def api(self, ctx: dict[str, Any], verb: str, path: str,
                   query: list[tuple[str, str]] | None = None, body: Any = None
                   ) -> dict[str, Any]:

@@ -19,7 +19,8 @@ from onestack.network import policies
 from onestack.network.drivers.base import NetworkBackend
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-BACKENDS = {"fake": "onestack.network.drivers.fake"}
+BACKENDS = {"fake": "onestack.network.drivers.fake",
+            "linux": "onestack.network.drivers.linux"}
 
 
 @dataclass
@@ -60,6 +61,9 @@ async def open_networking(config: Config) -> Networking:
     net = Networking(config=config, db=db, backend=build_backend(config.network),
                      base_url=config.public_url("network"), policy=policy,
                      guarded_reads=policies.guarded_reads(policy.rules))
+    start = getattr(net.backend, "start", None)
+    if start is not None:  # a backend that reads the database (linux) starts with it
+        await start(net)
     await agents.report(net)  # the backend's agents are up from the start
     return net
 

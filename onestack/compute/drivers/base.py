@@ -62,6 +62,12 @@ class GuestSpec:
     admin_password: str | None = None
     # files for the config drive (path -> bytes), built by the agent when asked
     config_drive: dict[str, bytes] | None = None
+    # direct kernel boot: the image's kernel_id and ramdisk_id images, as files
+    kernel_path: str | None = None
+    ramdisk_path: str | None = None
+    # a resize on the guest's own host: keep its disk (grown to the new flavor) and
+    # start it again with the new vCPUs and memory
+    keep_disk: bool = False
 
 
 class VirtDriver(Protocol):

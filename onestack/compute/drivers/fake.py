@@ -4,6 +4,7 @@ that reads like a boot, built from what it was given (name, addresses, user data
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +15,13 @@ from onestack.compute.drivers.base import (
     RUNNING,
     SHUTDOWN,
     SUSPENDED,
+    ConsoleEndpoint,
+    ConsoleUnavailable,
     GuestError,
     GuestSpec,
     HostResources,
 )
+from onestack.compute.drivers.fake_console import FakeConsoles, rfb_session, serial_session
 from onestack.kernel.config import ComputeConfig, Config
 
 
@@ -38,6 +42,8 @@ class FakeDriver:
         self.host = host
         self.settings = settings
         self.guests: dict[str, FakeGuest] = {}
+        # the guests' remote consoles (Unix sockets), started when first asked for
+        self.consoles = FakeConsoles(host)
 
     def resources(self) -> HostResources:
         s = self.settings
@@ -73,6 +79,7 @@ class FakeDriver:
 
     async def destroy(self, uuid: str) -> None:
         self.guests.pop(uuid, None)
+        await self.consoles.stop(uuid)
 
     def _set(self, uuid: str, state: int, line: str) -> None:
         guest = self._guest(uuid)
@@ -81,6 +88,7 @@ class FakeDriver:
 
     async def power_off(self, uuid: str) -> None:
         self._set(uuid, SHUTDOWN, "reboot: Power down")
+        await self.consoles.stop(uuid)
 
     async def power_on(self, uuid: str) -> None:
         self._set(uuid, RUNNING, "onestack fake hypervisor: powered on")
@@ -97,6 +105,7 @@ class FakeDriver:
 
     async def suspend(self, uuid: str) -> None:
         self._set(uuid, SUSPENDED, "PM: suspend entry (deep)")
+        await self.consoles.stop(uuid)
 
     async def resume(self, uuid: str) -> None:
         self._set(uuid, RUNNING, "PM: resume from suspend")
@@ -122,6 +131,22 @@ class FakeDriver:
     async def console_output(self, uuid: str) -> str:
         return "\n".join(self._guest(uuid).console) + "\n"
 
+    async def console_endpoint(self, uuid: str, kind: str) -> ConsoleEndpoint:
+        """A graphical console ("novnc": RFB) or a serial line ("serial"), each on a
+        Unix socket of this host; only while the guest runs (or is paused)."""
+        guest = self._guest(uuid)
+        if kind == "novnc":
+            session = functools.partial(rfb_session, name=lambda: guest.name)
+        elif kind == "serial":
+            session = functools.partial(serial_session,
+                                        console_log=lambda: "\n".join(guest.console) + "\n")
+        else:
+            raise ConsoleUnavailable(f"Unavailable console type {kind}.")
+        if guest.power_state not in (RUNNING, PAUSED):
+            raise GuestError(f"Instance {uuid} is not running on host {self.host}.")
+        path = await self.consoles.serve(uuid, kind, session)
+        return ConsoleEndpoint(kind=kind, path=path)
+
     async def attach_interface(self, uuid: str, vif: dict[str, Any]) -> None:
         self._guest(uuid).interfaces[vif["id"]] = vif
 
@@ -133,6 +158,7 @@ class FakeDriver:
 
     async def close(self) -> None:
         self.guests.clear()
+        await self.consoles.close()
 
 
 def build(host: str, config: Config) -> FakeDriver:

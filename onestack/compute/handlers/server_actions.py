@@ -12,7 +12,13 @@ from typing import Any
 
 from starlette.responses import Response
 
-from onestack.compute.handlers import floating_ips, images, server_extras, server_moves
+from onestack.compute.handlers import (
+    consoles,
+    floating_ips,
+    images,
+    server_extras,
+    server_moves,
+)
 from onestack.compute.handlers.common import (
     at_least,
     authorize,
@@ -288,6 +294,7 @@ ACTIONS: dict[str, Action] = {
     "createImage": create_image,
     "rebuild": rebuild,
     **floating_ips.ACTIONS,
+    **consoles.ACTIONS,
     **server_extras.ACTIONS,
     **server_moves.ACTIONS,
 }

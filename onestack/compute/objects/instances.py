@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from onestack.compute import models as m
-from onestack.compute.objects import states
+from onestack.compute.objects import console_tokens, states
 from onestack.kernel.api.faults import Conflict, NotFound
 
 Instance = dict[str, Any]
@@ -117,6 +117,7 @@ async def soft_delete(conn: AsyncConnection, uuid: str) -> None:
         terminated_at=now, updated_at=now, generation=m.instance.c.generation + 1))
     await conn.execute(m.server_group_member.delete().where(
         m.server_group_member.c.instance_uuid == uuid))
+    await console_tokens.delete_for_instance(conn, uuid)
 
 
 # -- instance actions --------------------------------------------------------------
