@@ -136,8 +136,8 @@ class NetworkConfig:
     l3_agent: bool = True
     metadata_proxy: bool = True
     dnsmasq_binary: str = "dnsmasq"
-    # Where the metadata proxy forwards to ("host:port"); empty: 127.0.0.1 at the
-    # compute-metadata port.
+    # Where the metadata proxy forwards to ("host:port"); empty: [api] host (127.0.0.1
+    # when that is a wildcard) at the compute-metadata port.
     metadata_upstream: str = ""
     # Seconds between full reconcile passes (the API's changes apply at once; another
     # host's backend on the same database sees them at its next pass), and between
@@ -176,7 +176,8 @@ class ComputeConfig:
     fake_vcpus: int = 64
     fake_memory_mb: int = 131072
     fake_disk_gb: int = 2048
-    cpu_allocation_ratio: float = 4.0
+    # Nova's initial allocation ratios
+    cpu_allocation_ratio: float = 16.0
     ram_allocation_ratio: float = 1.5
     disk_allocation_ratio: float = 1.0
     reserved_host_memory_mb: int = 512

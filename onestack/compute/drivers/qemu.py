@@ -95,7 +95,7 @@ class QemuDriver:
         if launch.netns():
             args = ["ip", "netns", "exec", launch.netns(), *args]
         # -daemonize: the command returns once the guest is set up (or failed to be)
-        code, _, err = await qemu_host.run(*args, timeout=60)
+        code, _, err = await qemu_host.run_detaching(*args, timeout=60)
         if code != 0:
             message = err.strip().splitlines()[-1] if err.strip() else f"exit status {code}"
             raise GuestError(f"QEMU could not start the guest: {message}")

@@ -5,11 +5,13 @@ QEMU's user-mode network."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import re
 import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -35,10 +37,29 @@ async def run(*args: str, timeout: float = 120, stdin: bytes | None = None
         async with asyncio.timeout(timeout):
             out, err = await proc.communicate(stdin)
     except TimeoutError:
-        proc.kill()
+        with contextlib.suppress(ProcessLookupError):  # uvloop: it had already exited
+            proc.kill()
         await proc.wait()
         raise GuestError(f"{args[0]} did not finish in {timeout:.0f}s.") from None
     return proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+async def run_detaching(*args: str, timeout: float = 60) -> tuple[int, str, str]:
+    """``run`` for a command that leaves a daemon behind (QEMU ``-daemonize``): the
+    command starts with every other descriptor of this process closed (subprocess's
+    close_fds), so the daemon holds none of them. With asyncio's subprocesses on
+    uvloop (``onestack up``), a child inherits the socket pairs of its own stdout and
+    stderr: the daemon kept them open and the command's output never ended."""
+    try:
+        done = await asyncio.to_thread(
+            subprocess.run, list(args), stdin=subprocess.DEVNULL, capture_output=True,
+            timeout=timeout, check=False, close_fds=True)
+    except FileNotFoundError:
+        raise GuestError(f"{args[0]} is not installed on this host.") from None
+    except subprocess.TimeoutExpired:
+        raise GuestError(f"{args[0]} did not finish in {timeout:.0f}s.") from None
+    return (done.returncode, done.stdout.decode(errors="replace"),
+            done.stderr.decode(errors="replace"))
 
 
 async def qemu_img(*args: str) -> str:

@@ -67,8 +67,11 @@ class LinuxBackend:
         self.net = net
         config = net.config
         self.state_dir = Path(config.state_dir) / "network" / self.names.table
+        # compute's metadata service listens beside the APIs, on [api] host
+        listen = config.api.host if config.api.host not in ("", "0.0.0.0", "::") \
+            else "127.0.0.1"
         upstream = self.settings.metadata_upstream or \
-            f"127.0.0.1:{config.api.ports.get('compute-metadata', 8775)}"
+            f"{listen}:{config.api.ports.get('compute-metadata', 8775)}"
         host, _, port = upstream.rpartition(":")
         secret = config.compute.metadata_proxy_shared_secret
         self.metadata = MetadataProxy(self._lookup, (host or "127.0.0.1", int(port)),
