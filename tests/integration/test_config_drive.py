@@ -29,9 +29,9 @@ from onestack.compute.metadata.configdrive import (
 from onestack.compute.metadata.content import Guest
 from onestack.compute.metadata.ports import guest_ports
 from onestack.compute.metadata.relay import MetadataRelay
-from onestack.compute.metadata.secret import shared_secret
 from onestack.compute.objects import instances
 from onestack.kernel.config import ComputeConfig
+from onestack.kernel.metadata_secret import shared_secret
 from tests.api.compute.conftest import Nova
 from tests.api.compute.test_metadata import (
     CLOUD_CONFIG,

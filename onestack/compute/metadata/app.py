@@ -30,8 +30,8 @@ from starlette.responses import Response
 from onestack.compute.metadata import ports as guest_ports
 from onestack.compute.metadata import tree
 from onestack.compute.metadata.content import Guest
-from onestack.compute.metadata.secret import shared_secret, verify
 from onestack.compute.objects import instances
+from onestack.kernel.metadata_secret import shared_secret, verify
 
 if TYPE_CHECKING:
     from onestack.compute.service import Compute

@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 
 import h11
 
-from onestack.compute.metadata.secret import proxy_headers, shared_secret
 from onestack.kernel.config import Config
+from onestack.kernel.metadata_secret import proxy_headers, shared_secret
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from onestack.cloud import Cloud
 from onestack.compute.metadata import content
 from onestack.compute.metadata.app import MetadataApp
 from onestack.compute.metadata.relay import MetadataRelay
-from onestack.compute.metadata.secret import proxy_headers, shared_secret, sign
 from onestack.kernel.api.server import HttpServer
+from onestack.kernel.metadata_secret import proxy_headers, shared_secret, sign
 from tests.api.compute.boot import make_flavor, make_image, wait_gone, wait_status
 from tests.api.compute.conftest import Nova
 from tests.conftest import Api, Tenants, free_port

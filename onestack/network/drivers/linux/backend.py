@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from onestack.kernel.config import NetworkConfig
+from onestack.kernel.metadata_secret import shared_secret
 from onestack.network.drivers.base import AgentReport, Binding, Resource
 from onestack.network.drivers.linux import dhcp, firewall, l3, netlink, proc, snapshot
-from onestack.network.drivers.linux.metadata import MetadataProxy, shared_secret
+from onestack.network.drivers.linux.metadata import MetadataProxy
 from onestack.network.drivers.linux.names import Names, inner_name, tap_name
 from onestack.network.drivers.linux.snapshot import HostPlan, Snapshot
 
@@ -73,9 +74,8 @@ class LinuxBackend:
         upstream = self.settings.metadata_upstream or \
             f"{listen}:{config.api.ports.get('compute-metadata', 8775)}"
         host, _, port = upstream.rpartition(":")
-        secret = config.compute.metadata_proxy_shared_secret
         self.metadata = MetadataProxy(self._lookup, (host or "127.0.0.1", int(port)),
-                                      lambda: shared_secret(secret, Path(config.state_dir)))
+                                      lambda: shared_secret(config))
         await self.sync()
         self._task = asyncio.create_task(self._loop(), name=f"linux-dataplane-{self.host}")
 

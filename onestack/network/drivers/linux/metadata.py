@@ -15,15 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import hashlib
-import hmac
 import logging
 import os
-import secrets
 import socket
 import threading
 from collections.abc import Awaitable, Callable
-from pathlib import Path
+
+from onestack.kernel.metadata_secret import sign
 
 log = logging.getLogger(__name__)
 CLONE_NEWNET = 0x40000000
@@ -34,34 +32,6 @@ HOP_BY_HOP = {b"connection", b"keep-alive", b"proxy-connection", b"transfer-enco
               b"x-forwarded-for"}
 # (network id, guest address) -> (instance id, project id), or None when unknown
 Lookup = Callable[[str, str], Awaitable["tuple[str, str] | None"]]
-
-
-def shared_secret(configured: str, state_dir: Path) -> str:
-    """The secret compute's metadata service checks signatures with: the configured
-    one, else ``<state_dir>/metadata_secret`` (made here when compute has not yet).
-    The same rule as onestack.compute.metadata.secret.shared_secret, which the
-    network service may not import (services are independent): keep the two alike,
-    or move the rule to the kernel."""
-    if configured:
-        return configured
-    path = state_dir / "metadata_secret"
-    with contextlib.suppress(FileNotFoundError):
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".metadata_secret.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(secrets.token_urlsafe(32) + "\n")
-    try:
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)  # whoever links first (compute or here) wins
-    finally:
-        os.unlink(temporary)
-    return path.read_text().strip()
-
-
-def sign(secret: str, instance_id: str) -> str:
-    return hmac.new(secret.encode(), instance_id.encode(), hashlib.sha256).hexdigest()
 
 
 def listen_in(ns: str, address: str, port: int) -> socket.socket:
@@ -163,7 +133,7 @@ class MetadataProxy:
             instance, tenant = found
             extra = [f"X-Forwarded-For: {peer}", f"X-Instance-ID: {instance}",
                      f"X-Tenant-ID: {tenant}",
-                     f"X-Instance-ID-Signature: {sign(self.secret(), instance)}",
+                     f"X-Instance-ID-Signature: {sign(instance, self.secret())}",
                      "Connection: close"]
             request = b"\r\n".join([request_line, *kept, *(e.encode() for e in extra)])
             up_reader, up_writer = await asyncio.open_connection(*self.upstream)

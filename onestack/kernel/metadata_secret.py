@@ -4,7 +4,8 @@ with ``X-Instance-ID-Signature``, the hex HMAC-SHA256 of the id keyed with it.
 
 ``[compute] metadata_proxy_shared_secret`` when set; else one generated at first use
 and kept in ``<state_dir>/metadata_secret`` (mode 600). Hosts of a distributed cloud
-must share it: set it in their configuration."""
+must share it: set it in their configuration. In the kernel because two services use
+it: compute's metadata API checks signatures, the network's metadata proxy makes them."""
 
 from __future__ import annotations
 
