@@ -233,6 +233,8 @@ class QemuDriver:
                 await vif.unplug_tap(nic)
         shutil.rmtree(layout.dir, ignore_errors=True)
         shutil.rmtree(layout.run, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the host's socket directory, once empty
+            layout.run.parent.rmdir()
         self._locks.pop(uuid, None)
 
     # -- power ---------------------------------------------------------------------

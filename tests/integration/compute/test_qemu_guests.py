@@ -12,6 +12,7 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
+from onestack.compute.drivers.qemu_guest import Layout
 from tests.api.compute.boot import make_flavor, wait_gone
 from tests.api.compute.conftest import eventually
 from tests.api.compute.test_consoles import novnc_socket, rfb_handshake
@@ -97,6 +98,8 @@ async def test_a_server_boots_reads_its_config_drive_and_powers_through_its_life
         await wait_gone(api, server_id, timeout=BOOT_TIMEOUT)
         assert qemu_processes(server_id) == []
         assert not (guests.instances / server_id).exists()
+    # and the host's socket directory went with the last guest
+    assert not Layout(guests.instances, sid).run.parent.exists()
 
 
 async def test_without_a_config_drive_the_guest_asks_the_metadata_service(
