@@ -65,6 +65,7 @@ class QemuDriver:
         self.relays = qemu_host.Relays(config)
         # one operation at a time per guest (the agent serialises most, not all)
         self._locks: dict[str, asyncio.Lock] = {}
+        self._base_sizes: dict[Path, int] = {}
 
     def resources(self) -> HostResources:
         return self._resources
@@ -155,10 +156,15 @@ class QemuDriver:
                             memory_mb=int(inst["flavor"]["memory_mb"]),
                             nics=[_nic(v) for v in spec.network_info])
             try:
-                await self._prepare_disks(layout, launch, spec, layout.disk)
+                # the disk and the config drive do not depend on each other
+                steps = [self._prepare_disks(layout, launch, spec, layout.disk)]
                 if spec.config_drive is not None:
-                    await write_config_drive(spec.config_drive, layout.config_iso)
+                    steps.append(write_config_drive(spec.config_drive, layout.config_iso))
                     launch.config_drive = True
+                # both finish before a failure is cleaned up
+                for outcome in await asyncio.gather(*steps, return_exceptions=True):
+                    if isinstance(outcome, BaseException):
+                        raise outcome
                 layout.write_launch(launch)
                 await self._launch(layout, launch)
             except BaseException:
@@ -190,6 +196,13 @@ class QemuDriver:
             layout.write_launch(launch)
             await self._launch(layout, launch)
 
+    async def _base_size(self, base: Path, fmt: str) -> int:
+        """A cached image's virtual size, asked of qemu-img once: cached images never
+        change."""
+        if base not in self._base_sizes:
+            self._base_sizes[base] = await qemu_host.virtual_size(base, fmt)
+        return self._base_sizes[base]
+
     async def _prepare_disks(self, layout: Layout, launch: Launch, spec: GuestSpec,
                              disk: Path) -> None:
         """The root disk as an overlay on the cached image, at least the flavor's size;
@@ -204,7 +217,7 @@ class QemuDriver:
             await qemu_host.qemu_img("create", "-f", "qcow2", str(disk),
                                      str(max(root_gb, 1) * GiB))
         else:
-            size = max(root_gb * GiB, await qemu_host.virtual_size(base, fmt))
+            size = max(root_gb * GiB, await self._base_size(base, fmt))
             await qemu_host.qemu_img("create", "-f", "qcow2", "-F", fmt, "-b", str(base),
                                      str(disk), str(size))
         props = image.get("properties") or image
